@@ -1,0 +1,160 @@
+"""orderbridge: move e-commerce orders between platforms without losing a cent.
+
+The public API. Plugins import only names exported here (plus the documented
+subpackages :mod:`orderbridge.sandbox` and :mod:`orderbridge.testing`)::
+
+    import orderbridge as ob
+
+    source = ob.connect("webinone-v1", base_url=..., client_id=..., client_secret=...)
+    target = ob.connect("jsonl", path="orders.jsonl")
+    for order in source.iter_orders():
+        target.create_order(order)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orderbridge.auth import ApiKeyAuth, BasicAuth, BearerToken, OAuthClientCredentials
+from orderbridge.backend import Backend, Capability, Loss, WriteJournal
+from orderbridge.converters import (
+    canonical_converter,
+    iter_jsonl,
+    iter_jsonl_records,
+    make_converter,
+    order_from_dict,
+    order_from_json,
+    order_to_dict,
+    order_to_json,
+    parse_aware_datetime,
+    parse_decimal,
+    write_jsonl,
+)
+from orderbridge.errors import (
+    AmbiguousWrite,
+    AuthenticationError,
+    BackendConflict,
+    BackendNotFound,
+    ConfigurationError,
+    ConnectionFailed,
+    InvalidOrder,
+    MalformedResponse,
+    NotFound,
+    OrderbridgeError,
+    PartialWrite,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+    UnresolvedReference,
+    UnsupportedOperation,
+)
+from orderbridge.hookspecs import hookimpl
+from orderbridge.model import (
+    SCHEMA_VERSION,
+    Address,
+    AttributeSelection,
+    Customer,
+    CustomValue,
+    Discount,
+    GiftVoucher,
+    OpenEnum,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentState,
+    PaymentType,
+    ShippingOption,
+    SourceRef,
+    StatusChange,
+    Tax,
+)
+from orderbridge.plugins import (
+    BackendRegistry,
+    available_backends,
+    get_backend,
+    register,
+    unregister,
+)
+from orderbridge.references import REFERENCE_KINDS, ReferenceResolver
+from orderbridge.transport import Transport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "REFERENCE_KINDS",
+    "SCHEMA_VERSION",
+    "Address",
+    "AmbiguousWrite",
+    "ApiKeyAuth",
+    "AttributeSelection",
+    "AuthenticationError",
+    "Backend",
+    "BackendConflict",
+    "BackendNotFound",
+    "BackendRegistry",
+    "BasicAuth",
+    "BearerToken",
+    "Capability",
+    "ConfigurationError",
+    "ConnectionFailed",
+    "CustomValue",
+    "Customer",
+    "Discount",
+    "GiftVoucher",
+    "InvalidOrder",
+    "Loss",
+    "MalformedResponse",
+    "NotFound",
+    "OAuthClientCredentials",
+    "OpenEnum",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderbridgeError",
+    "PartialWrite",
+    "Payment",
+    "PaymentState",
+    "PaymentType",
+    "RateLimited",
+    "ReferenceResolver",
+    "Rejected",
+    "ServerError",
+    "ShippingOption",
+    "SourceRef",
+    "StatusChange",
+    "Tax",
+    "Transport",
+    "TransportError",
+    "UnresolvedReference",
+    "UnsupportedOperation",
+    "WriteJournal",
+    "__version__",
+    "available_backends",
+    "canonical_converter",
+    "connect",
+    "get_backend",
+    "hookimpl",
+    "iter_jsonl",
+    "iter_jsonl_records",
+    "make_converter",
+    "order_from_dict",
+    "order_from_json",
+    "order_to_dict",
+    "order_to_json",
+    "parse_aware_datetime",
+    "parse_decimal",
+    "register",
+    "unregister",
+    "write_jsonl",
+]
+
+
+def connect(backend: str, **options: Any) -> Backend:
+    """An instance of backend ``backend`` built with its keyword ``options``.
+
+    ``connect("webinone-v2", base_url=..., client_id=..., client_secret=...)``;
+    each backend's page in the docs lists its options.
+    """
+    return get_backend(backend)(**options)

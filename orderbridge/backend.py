@@ -1,0 +1,254 @@
+"""The Backend base class every platform backend subclasses.
+
+A backend is a class with a ``name``, a frozenset of ``capabilities``, two pure
+class methods that translate between the platform's order document and the
+canonical :class:`~orderbridge.model.Order`, and, on an instance connected to
+a site, the I/O operations of the contract. The public operations check the
+capability first and raise :class:`~orderbridge.errors.UnsupportedOperation`
+before any request is sent; subclasses implement the underscored hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any, ClassVar, Final, Protocol
+
+from attrs import frozen
+
+from orderbridge.errors import InvalidOrder, UnsupportedOperation
+from orderbridge.model import Order, StatusChange
+
+__all__ = ["Backend", "Capability", "Loss", "WriteJournal"]
+
+
+class WriteJournal(Protocol):
+    """Told about each request of a multi-request write as soon as it succeeds.
+
+    A backend calls ``record(step, detail)`` right after each write request the
+    server acknowledged, e.g. ``record("order", {"order_id": "812"})``,
+    ``record("line", {"index": 0, "line_id": "9001"})``. The migration engine
+    stores these so a run killed part-way knows what the target already holds.
+    ``record`` must be quick and must not raise.
+    """
+
+    def record(self, step: str, detail: dict[str, Any]) -> None:
+        """Note that ``step`` was written, with the ids the server gave."""
+
+
+class Capability:
+    """The capability names a backend may declare."""
+
+    READ: Final = "read"
+    """List and get orders."""
+    CREATE: Final = "create"
+    """Create whole orders."""
+    UPDATE: Final = "update"
+    """Change an existing order."""
+    DELETE: Final = "delete"
+    """Delete an order."""
+    ADD_STATUS: Final = "add-status"
+    """Append a status change to an order's history."""
+    ALL: Final = frozenset({READ, CREATE, UPDATE, DELETE, ADD_STATUS})
+
+
+@frozen
+class Loss:
+    """A field of a canonical order that a backend's documents cannot hold.
+
+    ``field`` is the canonical path (``"billing_address.company"``,
+    ``"lines[].sku"``), ``reason`` a short explanation. Loss reports count
+    losses per field; they never carry the value (it may be personal data).
+    """
+
+    field: str
+    reason: str
+
+
+class Backend:
+    """Base class of every backend.
+
+    Subclasses set the class attributes and implement ``to_canonical``,
+    ``from_canonical`` and the ``_operation`` methods their capabilities
+    promise. Instances are made by :func:`orderbridge.connect` with the
+    backend's own keyword options (base URL, credentials, path...).
+    """
+
+    name: ClassVar[str]
+    """The registry name, e.g. ``"webinone-v2"``."""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """What instances can do: names from :class:`Capability`."""
+    description: ClassVar[str] = ""
+    """One line for ``orderbridge backends``."""
+    natural_key_fields: ClassVar[tuple[str, ...]] = ()
+    """Canonical fields that identify an order on this platform besides its id
+    (used to settle an ambiguous write by looking before writing again)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = set(cls.capabilities) - Capability.ALL
+        if unknown:
+            raise TypeError(f"{cls.__name__} declares unknown capabilities: {sorted(unknown)}")
+
+    # ------------------------------------------------------------ translation
+
+    @classmethod
+    def to_canonical(cls, doc: Mapping[str, Any]) -> Order:
+        """Translate the platform's order document (as its read API returns it). Pure."""
+        raise NotImplementedError(f"{cls.__name__} does not translate documents")
+
+    @classmethod
+    def from_canonical(cls, order: Order) -> dict[str, Any]:
+        """Translate a canonical order to the platform's order document. Pure."""
+        raise NotImplementedError(f"{cls.__name__} does not translate documents")
+
+    @classmethod
+    def losses(cls, order: Order) -> tuple[Loss, ...]:
+        """The fields set in ``order`` that this backend's documents cannot hold."""
+        return ()
+
+    def remote_id_of(self, order: Order) -> str:
+        """This site's id for ``order`` as returned by this backend's reads and writes."""
+        if order.source is None:
+            raise ValueError(f"order {order.label} carries no source reference")
+        return order.source.remote_id
+
+    def unresolved_references(self, order: Order) -> list[tuple[str, str]]:
+        """The references (kind, value) ``order`` needs that this target cannot resolve.
+
+        Pure: no request is sent. A dry run reports these so a person can fix
+        the mapping tables before the real run. Backends that need no
+        references return an empty list.
+        """
+        return []
+
+    @classmethod
+    def natural_key(cls, order: Order) -> tuple[Any, ...] | None:
+        """The values of :attr:`natural_key_fields` in ``order``, or ``None`` if any is missing."""
+        if not cls.natural_key_fields:
+            return None
+        values = tuple(getattr(order, f) for f in cls.natural_key_fields)
+        return None if any(v is None for v in values) else values
+
+    # ------------------------------------------------------------ operations
+
+    def _require(self, capability: str, operation: str) -> None:
+        if capability not in self.capabilities:
+            raise UnsupportedOperation(self.name, operation, self.capabilities)
+
+    def iter_orders(self, **filters: Any) -> Iterator[Order]:
+        """Iterate over the site's orders lazily, fetching pages as needed."""
+        self._require(Capability.READ, "iter_orders")
+        return self._iter_orders(**filters)
+
+    def iter_records(self, **filters: Any) -> Iterator[Order | InvalidOrder]:
+        """Like :meth:`iter_orders`, but a document that cannot be translated
+        yields its :class:`~orderbridge.errors.InvalidOrder` and iteration goes on.
+
+        The migration engine reads through this so that one bad order is
+        recorded as failed instead of stopping the run.
+        """
+        self._require(Capability.READ, "iter_records")
+        return self._iter_records(**filters)
+
+    def get_order(self, remote_id: str) -> Order:
+        """Fetch one order by its id on this site."""
+        self._require(Capability.READ, "get_order")
+        return self._get_order(str(remote_id))
+
+    def find_order(self, order: Order) -> Order | None:
+        """Find this site's copy of ``order`` by natural key, or ``None``.
+
+        Used to settle an ambiguous write: did the order reach the server?
+        """
+        self._require(Capability.READ, "find_order")
+        return self._find_order(order)
+
+    def count_orders(self, **filters: Any) -> int | None:
+        """How many orders :meth:`iter_orders` would yield, when the site says cheaply; else ``None``."""
+        self._require(Capability.READ, "count_orders")
+        return self._count_orders(**filters)
+
+    def create_order(self, order: Order, *, journal: WriteJournal | None = None) -> Order:
+        """Write ``order`` as a new order; returns the order as the site now holds it.
+
+        A write that takes several requests tells ``journal`` about each one
+        as it succeeds, and raises :class:`~orderbridge.errors.PartialWrite`
+        saying what was written if it fails part-way.
+        """
+        self._require(Capability.CREATE, "create_order")
+        return self._create_order(order, journal=journal)
+
+    def update_order(self, remote_id: str, order: Order, *, journal: WriteJournal | None = None) -> Order:
+        """Make the site's order ``remote_id`` match ``order``, changing only what differs.
+
+        Returns the order as the site now holds it.
+        """
+        self._require(Capability.UPDATE, "update_order")
+        return self._update_order(str(remote_id), order, journal=journal)
+
+    def delete_order(self, remote_id: str) -> None:
+        """Delete the site's order ``remote_id``."""
+        self._require(Capability.DELETE, "delete_order")
+        self._delete_order(str(remote_id))
+
+    def add_status(self, remote_id: str, change: StatusChange) -> Order:
+        """Append a status change to the site's order; returns the order as now held."""
+        self._require(Capability.ADD_STATUS, "add_status")
+        return self._add_status(str(remote_id), change)
+
+    # Subclasses implement the operations they declare. Reaching one of these
+    # means a capability was declared without its implementation.
+    def _iter_orders(self, **filters: Any) -> Iterator[Order]:
+        raise NotImplementedError(f"{type(self).__name__} declares read but does not implement it")
+
+    def _iter_records(self, **filters: Any) -> Iterator[Order | InvalidOrder]:
+        # Backends that translate page by page override this to go on past a
+        # bad document; this fallback can only stop at the first one.
+        return iter(self._iter_orders(**filters))
+
+    def _get_order(self, remote_id: str) -> Order:
+        raise NotImplementedError(f"{type(self).__name__} declares read but does not implement it")
+
+    def _find_order(self, order: Order) -> Order | None:
+        key = self.natural_key(order)
+        if key is None:
+            return None
+        for candidate in self._iter_orders():
+            if self.natural_key(candidate) == key:
+                return candidate
+        return None
+
+    def _count_orders(self, **filters: Any) -> int | None:
+        return None
+
+    def _create_order(self, order: Order, *, journal: WriteJournal | None = None) -> Order:
+        raise NotImplementedError(f"{type(self).__name__} declares create but does not implement it")
+
+    def _update_order(self, remote_id: str, order: Order, *, journal: WriteJournal | None = None) -> Order:
+        raise NotImplementedError(f"{type(self).__name__} declares update but does not implement it")
+
+    def _delete_order(self, remote_id: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__} declares delete but does not implement it")
+
+    def _add_status(self, remote_id: str, change: StatusChange) -> Order:
+        raise NotImplementedError(f"{type(self).__name__} declares add-status but does not implement it")
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Release connections and files. Safe to call twice."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,210 @@
+"""The migration report: counts, failures, losses, unresolved references, speed.
+
+A report is what a person reads after a run to decide whether to trust it. It
+is written as JSON (:meth:`MigrationReport.to_dict`) and printed as a short
+human summary (:meth:`MigrationReport.summary`). It never carries field
+values of orders (they may be personal data), only ids, field names and
+counts, and never a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from attrs import Factory, define, field
+
+__all__ = ["Failure", "MigrationReport", "Mismatch", "VerifyReport"]
+
+FAILURE_DETAIL_LIMIT = 1000
+"""How many failures a report lists one by one (all are counted and kept in the state file)."""
+
+
+@define
+class Failure:
+    """One order that could not be migrated, and why."""
+
+    source_id: str
+    message: str
+    field: str | None = None
+    kind: str = "error"
+
+
+@define
+class MigrationReport:
+    """What a migration run did (or, in a dry run, would do)."""
+
+    source: str
+    target: str
+    dry_run: bool = False
+    mode: str = "skip"
+    state_path: str | None = None
+    started_at: str = ""
+    finished_at: str = ""
+    duration_seconds: float = 0.0
+    read: int = 0
+    written: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    recovered: int = 0
+    planned: Counter[str] = Factory(Counter)
+    failures: list[Failure] = Factory(list)
+    losses: Counter[str] = Factory(Counter)
+    unresolved: dict[str, Counter[str]] = Factory(dict)
+    interrupted: bool = False
+    stopped_reason: str | None = None
+    resume_hint: str | None = None
+
+    def add_failure(self, failure: Failure) -> None:
+        """Count a failure and keep its details (up to :data:`FAILURE_DETAIL_LIMIT`)."""
+        self.failed += 1
+        if len(self.failures) < FAILURE_DETAIL_LIMIT:
+            self.failures.append(failure)
+
+    def add_unresolved(self, kind: str, value: str) -> None:
+        """Count one unresolved reference."""
+        self.unresolved.setdefault(kind, Counter())[value] += 1
+
+    @property
+    def orders_per_second(self) -> float:
+        """Orders handled per second of wall time."""
+        handled = self.written + self.updated + self.skipped + self.failed
+        return handled / self.duration_seconds if self.duration_seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and the run was not cut short."""
+        return self.failed == 0 and not self.interrupted and self.stopped_reason is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "dry_run": self.dry_run,
+            "mode": self.mode,
+            "state_path": self.state_path,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "orders_per_second": round(self.orders_per_second, 1),
+            "counts": {
+                "read": self.read,
+                "written": self.written,
+                "updated": self.updated,
+                "skipped": self.skipped,
+                "failed": self.failed,
+                "recovered": self.recovered,
+            },
+            "planned": dict(sorted(self.planned.items())),
+            "failures": [
+                {"source_id": f.source_id, "kind": f.kind, "field": f.field, "message": f.message}
+                for f in self.failures
+            ],
+            "losses": dict(self.losses.most_common()),
+            "unresolved_references": {k: dict(v.most_common()) for k, v in sorted(self.unresolved.items())},
+            "interrupted": self.interrupted,
+            "stopped_reason": self.stopped_reason,
+            "resume_hint": self.resume_hint,
+        }
+
+    def write_json(self, path: str | Path) -> None:
+        """Write :meth:`to_dict` to ``path`` as indented JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def summary(self) -> str:
+        """A short human summary."""
+        title = "Dry run" if self.dry_run else "Migration"
+        lines = [
+            f"{title} {self.source} -> {self.target} (mode {self.mode})",
+            f"  read {self.read}, written {self.written}, updated {self.updated}, "
+            f"skipped {self.skipped}, failed {self.failed}"
+            + (f", recovered {self.recovered} half-written" if self.recovered else ""),
+            f"  took {self.duration_seconds:.1f} s, {self.orders_per_second:.1f} orders/s",
+        ]
+        if self.planned:
+            lines.append("  plan: " + ", ".join(f"{n} {k}" for k, n in sorted(self.planned.items())))
+        if self.failures:
+            lines.append(f"  failures ({self.failed}):")
+            for f in self.failures[:20]:
+                where = f" field {f.field}:" if f.field else ""
+                lines.append(f"    {f.source_id}: [{f.kind}]{where} {f.message}")
+            if self.failed > 20:
+                lines.append(f"    ... {self.failed - 20} more in the JSON report and the state file")
+        if self.losses:
+            lines.append("  fields the target cannot hold (orders affected):")
+            for name, count in self.losses.most_common(15):
+                lines.append(f"    {name}: {count}")
+        if self.unresolved:
+            lines.append("  unresolved references (orders affected):")
+            for kind, values in sorted(self.unresolved.items()):
+                shown = ", ".join(f"{v!r} x{n}" for v, n in values.most_common(10))
+                lines.append(f"    {kind}: {shown}")
+        if self.interrupted:
+            lines.append("  interrupted: orders in flight were finished; the state file is consistent.")
+        if self.stopped_reason:
+            lines.append(f"  stopped early: {self.stopped_reason}")
+        if self.resume_hint:
+            lines.append(f"  to resume: {self.resume_hint}")
+        return "\n".join(lines)
+
+
+@define
+class Mismatch:
+    """A difference between a source order and its copy in the target."""
+
+    source_id: str
+    target_id: str | None
+    field: str
+    source_value: str
+    target_value: str
+
+
+@define
+class VerifyReport:
+    """What ``verify`` found comparing both sides through the id map."""
+
+    source: str
+    target: str
+    checked: int = 0
+    missing: list[str] = field(factory=list)
+    mismatches: list[Mismatch] = field(factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every migrated order was found and equal."""
+        return not self.missing and not self.mismatches
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "checked": self.checked,
+            "ok": self.ok,
+            "missing": self.missing,
+            "mismatches": [
+                {
+                    "source_id": m.source_id,
+                    "target_id": m.target_id,
+                    "field": m.field,
+                    "source": m.source_value,
+                    "target": m.target_value,
+                }
+                for m in self.mismatches
+            ],
+        }
+
+    def summary(self) -> str:
+        """A short human summary."""
+        head = f"Verify {self.source} -> {self.target}: {self.checked} order(s) compared, "
+        if self.ok:
+            return head + "all equal in every field the target holds."
+        lines = [head + f"{len(self.missing)} missing, {len(self.mismatches)} mismatch(es)"]
+        lines += [f"  missing in target: {sid}" for sid in self.missing[:20]]
+        for m in self.mismatches[:30]:
+            lines.append(f"  {m.source_id} -> {m.target_id}: {m.field}: {m.source_value} != {m.target_value}")
+        return "\n".join(lines)

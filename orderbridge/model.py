@@ -1,0 +1,479 @@
+"""The canonical order model: one neutral shape every backend translates to and from.
+
+All classes are frozen attrs classes. Money and rates are ``Decimal``, never
+float; datetimes are timezone-aware; remote ids are strings and always belong to
+the system named in the enclosing order's :attr:`Order.source` (ids of a target
+system never appear here). What the model has no field for is kept in
+``extras``, keyed by backend name, so reading and writing one platform
+round-trips.
+
+Invariants that hold for every platform are checked when an object is built;
+a broken one raises :class:`~orderbridge.errors.InvalidOrder` naming the field.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from orderbridge.errors import InvalidOrder
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Address",
+    "AttributeSelection",
+    "CustomValue",
+    "Customer",
+    "Discount",
+    "GiftVoucher",
+    "OpenEnum",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Payment",
+    "PaymentState",
+    "PaymentType",
+    "ShippingOption",
+    "SourceRef",
+    "StatusChange",
+    "Tax",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the canonical JSON form; written as ``schema_version`` in every order."""
+
+CustomValue = str | bool | int | Decimal | None
+"""A custom field's value: JSON scalars, with numbers that have a fraction as ``Decimal``."""
+
+Extras = dict[str, dict[str, Any]]
+"""Per-backend leftovers: backend name -> JSON-ready mapping of what the model cannot hold."""
+
+
+class OpenEnum(str, enum.Enum):
+    """A string enum that keeps values it does not know instead of failing.
+
+    ``PaymentState("Disputed")`` gives a member whose ``value`` is the raw text
+    ``"Disputed"`` and whose :attr:`known` is ``False``; it compares equal to any
+    other member made from the same text. New platform values are never lost.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> OpenEnum | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = "UNKNOWN"
+        member._value_ = value
+        # Cache so that the same raw text always gives the same object.
+        cls._value2member_map_[value] = member
+        return member
+
+    @property
+    def known(self) -> bool:
+        """Whether the value is one the model names (not a raw, unknown one)."""
+        return self._name_ != "UNKNOWN"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class PaymentState(OpenEnum):
+    """Where an order stands on payment, as a whole."""
+
+    NONE = "None"
+    PENDING = "Pending"
+    PARTIALLY_PAID = "PartiallyPaid"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    REFUNDED = "Refunded"
+    CANCELLED = "Cancelled"
+
+
+class PaymentType(OpenEnum):
+    """How a payment was made."""
+
+    CREDIT_CARD = "CreditCard"
+    CASH = "Cash"
+    CHECK = "Check"
+    PAYPAL = "PayPal"
+    BANK_TRANSFER = "BankTransfer"
+    GIFT_VOUCHER = "GiftVoucher"
+    OTHER = "Other"
+
+
+# ---------------------------------------------------------------- validators
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _fail(attribute: attrs.Attribute[Any], message: str) -> InvalidOrder:
+    return InvalidOrder(message, field=attribute.name)
+
+
+def _money(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Decimal):
+        raise _fail(attribute, f"must be a Decimal, got {type(value).__name__} {value!r}")
+    if not value.is_finite():
+        raise _fail(attribute, f"must be a finite amount, got {value}")
+
+
+def _non_negative_money(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    _money(inst, attribute, value)
+    if value is not None and value < 0:
+        raise _fail(attribute, f"must not be negative, got {value}")
+
+
+def _aware(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime):
+        raise _fail(attribute, f"must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _fail(attribute, f"must be timezone-aware, got naive {value.isoformat()}")
+
+
+def _opt_str(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise _fail(attribute, f"must be a string, got {type(value).__name__} {value!r}")
+
+
+def _opt_bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise _fail(attribute, f"must be true, false or absent, got {value!r}")
+
+
+def _currency(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not _CURRENCY.match(value)):
+        raise _fail(attribute, f"must be a three-letter upper-case ISO 4217 code, got {value!r}")
+
+
+def _tuple_of(kind: type) -> Any:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, tuple):
+            raise _fail(attribute, f"must be a tuple, got {type(value).__name__}")
+        for i, item in enumerate(value):
+            if not isinstance(item, kind):
+                raise InvalidOrder(
+                    f"must be a {kind.__name__}, got {type(item).__name__}",
+                    field=f"{attribute.name}[{i}]",
+                )
+
+    return check
+
+
+def _extras(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise _fail(attribute, "must be a mapping of backend name to mapping")
+    for backend, data in value.items():
+        if not isinstance(backend, str) or not isinstance(data, Mapping):
+            raise InvalidOrder("must map a backend name to a mapping", field=f"{attribute.name}.{backend}")
+        _check_json_value(data, f"{attribute.name}.{backend}")
+
+
+def _check_json_value(value: Any, path: str) -> None:
+    if value is None or isinstance(value, str | bool | int | Decimal):
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise InvalidOrder(f"must be finite, got {value}", field=path)
+        return
+    if isinstance(value, float):
+        raise InvalidOrder("must not be a float (use Decimal)", field=path)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidOrder(f"keys must be strings, got {key!r}", field=path)
+            _check_json_value(item, f"{path}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_json_value(item, f"{path}[{i}]")
+        return
+    raise InvalidOrder(f"must be a JSON value, got {type(value).__name__}", field=path)
+
+
+def _custom_fields(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise _fail(attribute, "must be a mapping of group -> field -> value")
+    for group, fields in value.items():
+        if not isinstance(group, str) or not isinstance(fields, Mapping):
+            raise InvalidOrder("must map a group name to a mapping of fields", field=f"custom_fields.{group}")
+        for name, item in fields.items():
+            path = f"custom_fields.{group}.{name}"
+            if not isinstance(name, str):
+                raise InvalidOrder("field names must be strings", field=path)
+            if item is not None and not isinstance(item, str | bool | int | Decimal):
+                raise InvalidOrder(
+                    f"must be a string, boolean, integer, Decimal or null, got {type(item).__name__}",
+                    field=path,
+                )
+
+
+def _opt(kind: type) -> Any:
+    return attrs.validators.optional(attrs.validators.instance_of(kind))
+
+
+def _enum(kind: type[OpenEnum]) -> Any:
+    def convert(value: Any) -> Any:
+        if value is None or isinstance(value, kind):
+            return value
+        if isinstance(value, str):
+            return kind(value)
+        return value
+
+    return convert
+
+
+# ---------------------------------------------------------------- parts
+
+
+@frozen
+class SourceRef:
+    """Where an order came from: the backend's name and the order's id there."""
+
+    backend: str = field(validator=attrs.validators.instance_of(str))
+    remote_id: str = field(validator=attrs.validators.instance_of(str))
+
+
+@frozen(kw_only=True)
+class OrderStatus:
+    """An order's current status: its name and the source system's status id."""
+
+    name: str | None = field(default=None, validator=_opt_str)
+    remote_id: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class StatusChange:
+    """One entry of an order's status history (kept oldest first)."""
+
+    status: str = field(validator=attrs.validators.instance_of(str))
+    at: datetime | None = field(default=None, validator=_aware)
+    notes: str | None = field(default=None, validator=_opt_str)
+    notify_customer: bool | None = field(default=None, validator=_opt_bool)
+    remote_id: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class Customer:
+    """The person or account that placed the order."""
+
+    remote_id: str | None = field(default=None, validator=_opt_str)
+    email: str | None = field(default=None, validator=_opt_str)
+    first_name: str | None = field(default=None, validator=_opt_str)
+    last_name: str | None = field(default=None, validator=_opt_str)
+    phone: str | None = field(default=None, validator=_opt_str)
+    is_guest: bool | None = field(default=None, validator=_opt_bool)
+
+
+@frozen(kw_only=True)
+class Address:
+    """A postal address with the contact it belongs to (billing or shipping)."""
+
+    first_name: str | None = field(default=None, validator=_opt_str)
+    last_name: str | None = field(default=None, validator=_opt_str)
+    company: str | None = field(default=None, validator=_opt_str)
+    phone: str | None = field(default=None, validator=_opt_str)
+    email: str | None = field(default=None, validator=_opt_str)
+    line1: str | None = field(default=None, validator=_opt_str)
+    line2: str | None = field(default=None, validator=_opt_str)
+    city: str | None = field(default=None, validator=_opt_str)
+    state: str | None = field(default=None, validator=_opt_str)
+    postal_code: str | None = field(default=None, validator=_opt_str)
+    country: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class ShippingOption:
+    """The shipping option chosen and what it cost."""
+
+    name: str | None = field(default=None, validator=_opt_str)
+    cost: Decimal | None = field(default=None, validator=_money)
+    remote_id: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class Discount:
+    """A discount applied to the order.
+
+    ``kind`` says what it is: ``"code"`` (a promo/discount code), ``"rule"``
+    (an automatic promotion) or ``"shipping"`` (a discount on shipping).
+    ``amount`` is the money taken off, as a non-negative amount.
+    """
+
+    code: str | None = field(default=None, validator=_opt_str)
+    amount: Decimal | None = field(default=None, validator=_money)
+    kind: str = field(default="code", validator=attrs.validators.instance_of(str))
+    description: str | None = field(default=None, validator=_opt_str)
+    remote_id: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class GiftVoucher:
+    """A gift voucher or certificate applied to the order."""
+
+    code: str | None = field(default=None, validator=_opt_str)
+    amount: Decimal | None = field(default=None, validator=_money)
+    is_credit_voucher: bool | None = field(default=None, validator=_opt_bool)
+    description: str | None = field(default=None, validator=_opt_str)
+    remote_id: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class Tax:
+    """A tax applied to the order: its code, its rate (percent) and/or its amount."""
+
+    code: str | None = field(default=None, validator=_opt_str)
+    rate: Decimal | None = field(default=None, validator=_money)
+    amount: Decimal | None = field(default=None, validator=_money)
+    remote_id: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class AttributeSelection:
+    """A product attribute chosen on a line, with the ids of the chosen options."""
+
+    attribute_id: str = field(validator=attrs.validators.instance_of(str))
+    option_ids: tuple[str, ...] = field(default=(), converter=tuple, validator=_tuple_of(str))
+
+
+@frozen(kw_only=True)
+class OrderLine:
+    """One line of an order: a product, how many, at what price.
+
+    ``quantity`` is a ``Decimal`` (platforms differ on fractional quantities);
+    ``tax_rate`` is a percentage.
+    """
+
+    remote_id: str | None = field(default=None, validator=_opt_str)
+    product_ref: str | None = field(default=None, validator=_opt_str)
+    product_name: str | None = field(default=None, validator=_opt_str)
+    sku: str | None = field(default=None, validator=_opt_str)
+    description: str | None = field(default=None, validator=_opt_str)
+    quantity: Decimal = field(default=Decimal(1), validator=_non_negative_money)
+    unit_price: Decimal | None = field(default=None, validator=_money)
+    total_price: Decimal | None = field(default=None, validator=_money)
+    tax_rate: Decimal | None = field(default=None, validator=_money)
+    attributes: tuple[AttributeSelection, ...] = field(
+        default=(), converter=tuple, validator=_tuple_of(AttributeSelection)
+    )
+    is_download: bool | None = field(default=None, validator=_opt_bool)
+    file_name: str | None = field(default=None, validator=_opt_str)
+    is_fulfilled: bool | None = field(default=None, validator=_opt_bool)
+    extras: Extras = field(factory=dict, validator=_extras)
+
+
+@frozen(kw_only=True)
+class Payment:
+    """A payment (or attempt) recorded against the order.
+
+    Only the last four digits of a card are ever held (``card_last4``).
+    """
+
+    remote_id: str | None = field(default=None, validator=_opt_str)
+    amount: Decimal | None = field(default=None, validator=_money)
+    amount_captured: Decimal | None = field(default=None, validator=_money)
+    status: str | None = field(default=None, validator=_opt_str)
+    payment_type: PaymentType | None = field(
+        default=None, converter=_enum(PaymentType), validator=_opt(PaymentType)
+    )
+    gateway: str | None = field(default=None, validator=_opt_str)
+    gateway_reason: str | None = field(default=None, validator=_opt_str)
+    transaction_id: str | None = field(default=None, validator=_opt_str)
+    notes: str | None = field(default=None, validator=_opt_str)
+    created_at: datetime | None = field(default=None, validator=_aware)
+    card_type: str | None = field(default=None, validator=_opt_str)
+    card_last4: str | None = field(default=None, validator=_opt_str)
+    check_number: str | None = field(default=None, validator=_opt_str)
+    check_date: datetime | None = field(default=None, validator=_aware)
+    extras: Extras = field(factory=dict, validator=_extras)
+
+    @card_last4.validator
+    def _check_last4(self, attribute: attrs.Attribute[Any], value: str | None) -> None:
+        if value is not None and not re.fullmatch(r"\d{4}", value):
+            raise _fail(attribute, "must be exactly the last four digits of a card")
+
+
+# ---------------------------------------------------------------- the order
+
+
+@frozen(kw_only=True)
+class Order:
+    """A canonical order: the contract between every pair of backends.
+
+    ``number`` is the human-facing order or invoice number; ``name`` the
+    order's title. ``status_history`` is in time order, oldest first.
+    ``custom_fields`` maps group -> field -> value. ``extras`` maps a backend
+    name to what that backend's documents hold and the model does not.
+    """
+
+    source: SourceRef | None = field(default=None, validator=_opt(SourceRef))
+    number: str | None = field(default=None, validator=_opt_str)
+    name: str | None = field(default=None, validator=_opt_str)
+    currency: str | None = field(default=None, validator=_currency)
+    country: str | None = field(default=None, validator=_opt_str)
+    status: OrderStatus | None = field(default=None, validator=_opt(OrderStatus))
+    status_history: tuple[StatusChange, ...] = field(
+        default=(), converter=tuple, validator=_tuple_of(StatusChange)
+    )
+    payment_state: PaymentState | None = field(
+        default=None, converter=_enum(PaymentState), validator=_opt(PaymentState)
+    )
+    created_at: datetime | None = field(default=None, validator=_aware)
+    invoiced_at: datetime | None = field(default=None, validator=_aware)
+    modified_at: datetime | None = field(default=None, validator=_aware)
+    total: Decimal | None = field(default=None, validator=_money)
+    amount_paid: Decimal | None = field(default=None, validator=_money)
+    amount_pending: Decimal | None = field(default=None, validator=_money)
+    is_paid: bool | None = field(default=None, validator=_opt_bool)
+    is_fulfilled: bool | None = field(default=None, validator=_opt_bool)
+    is_recurring: bool | None = field(default=None, validator=_opt_bool)
+    is_deleted: bool | None = field(default=None, validator=_opt_bool)
+    has_subscriptions: bool | None = field(default=None, validator=_opt_bool)
+    has_paid_subscription: bool | None = field(default=None, validator=_opt_bool)
+    tracking_number: str | None = field(default=None, validator=_opt_str)
+    tracking_url: str | None = field(default=None, validator=_opt_str)
+    transaction_id: str | None = field(default=None, validator=_opt_str)
+    parent_order_ref: str | None = field(default=None, validator=_opt_str)
+    customer: Customer | None = field(default=None, validator=_opt(Customer))
+    billing_address: Address | None = field(default=None, validator=_opt(Address))
+    shipping_address: Address | None = field(default=None, validator=_opt(Address))
+    shipping: ShippingOption | None = field(default=None, validator=_opt(ShippingOption))
+    discounts: tuple[Discount, ...] = field(default=(), converter=tuple, validator=_tuple_of(Discount))
+    gift_vouchers: tuple[GiftVoucher, ...] = field(
+        default=(), converter=tuple, validator=_tuple_of(GiftVoucher)
+    )
+    taxes: tuple[Tax, ...] = field(default=(), converter=tuple, validator=_tuple_of(Tax))
+    lines: tuple[OrderLine, ...] = field(default=(), converter=tuple, validator=_tuple_of(OrderLine))
+    payments: tuple[Payment, ...] = field(default=(), converter=tuple, validator=_tuple_of(Payment))
+    notes: str | None = field(default=None, validator=_opt_str)
+    customer_note: str | None = field(default=None, validator=_opt_str)
+    custom_fields: dict[str, dict[str, CustomValue]] = field(factory=dict, validator=_custom_fields)
+    extras: Extras = field(factory=dict, validator=_extras)
+
+    def __attrs_post_init__(self) -> None:
+        times = [c.at for c in self.status_history if c.at is not None]
+        if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
+            raise InvalidOrder("must be in time order, oldest first", field="status_history", order=self.label)
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: the source id, else the number, else ``"?"``."""
+        if self.source is not None:
+            return f"{self.source.backend}:{self.source.remote_id}"
+        return self.number or "?"
+
+    def extras_for(self, backend: str) -> dict[str, Any]:
+        """The extras kept for ``backend`` (an empty dict when there are none)."""
+        return self.extras.get(backend, {})
+
+    def evolve(self, **changes: Any) -> Order:
+        """A copy with ``changes`` applied (validated like a new order)."""
+        return attrs.evolve(self, **changes)
