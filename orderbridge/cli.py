@@ -114,9 +114,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     for name in (args.source, args.target):
         if name != CANONICAL:
             ob.get_backend(name)  # unknown names fail before any input is read
-    stream = sys.stdin if args.input in (None, "-") else open(args.input, encoding="utf-8")  # noqa: SIM115
+    stream = sys.stdin if args.input in (None, "-") else open(args.input, encoding="utf-8")
     name = "<stdin>" if stream is sys.stdin else args.input
-    out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")
     count = 0
     try:
         for doc in _read_documents(stream, name):
@@ -124,7 +124,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
             if args.target != CANONICAL:
                 losses = ob.get_backend(args.target).losses(order)
                 for loss in losses:
-                    log.warning("order %s: %s cannot hold %s (%s)", order.label, args.target, loss.field, loss.reason)
+                    log.warning(
+                        "order %s: %s cannot hold %s (%s)", order.label, args.target, loss.field, loss.reason
+                    )
             out.write(jsonutil.dumps(_from_canonical(args.target, order)) + "\n")
             count += 1
     finally:
@@ -134,6 +136,150 @@ def cmd_convert(args: argparse.Namespace) -> int:
             out.close()
     log.info("converted %d order(s) from %s to %s", count, args.source, args.target)
     return 0
+
+
+# ---------------------------------------------------------------- migrate / verify / export
+
+
+def _load_run_config(args: argparse.Namespace) -> Any:
+    from orderbridge.migration.config import load_config, parse_when
+
+    overrides: dict[str, Any] = {
+        "mode": getattr(args, "mode", None),
+        "workers": getattr(args, "workers", None),
+        "limit": getattr(args, "limit", None),
+        "max_failures": getattr(args, "max_failures", None),
+        "state": getattr(args, "state", None),
+        "report": getattr(args, "report", None),
+    }
+    if getattr(args, "since", None):
+        overrides["since"] = parse_when(args.since, "--since")
+    if getattr(args, "dry_run", False):
+        overrides["dry_run"] = True
+    return load_config(args.config, **overrides)
+
+
+def run_migration(config: Any, *, show_progress: bool = True) -> Any:
+    """Connect both sides of ``config``, migrate, and print/write the report; returns it."""
+    from orderbridge.migration import migrate
+    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.progress import ProgressDisplay
+
+    source = connect_endpoint(config.source)
+    target = connect_endpoint(config.target, config=config)
+    display = ProgressDisplay("dry run" if config.dry_run else "migrating") if show_progress else None
+    try:
+        report = migrate(
+            source,
+            target,
+            state=config.state,
+            dry_run=config.dry_run,
+            mode=config.mode,
+            concurrency=config.workers,
+            selection=config.selection,
+            max_failures=config.max_failures,
+            progress=display.migration_callback() if display else None,
+        )
+    finally:
+        if display:
+            display.close()
+        source.close()
+        target.close()
+    if config.report is not None:
+        report.write_json(config.report)
+    print(report.summary())
+    if config.report is not None:
+        print(f"  report written to {config.report}")
+    return report
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Run (or dry-run) a migration described by a TOML configuration."""
+    config = _load_run_config(args)
+    report = run_migration(config)
+    if report.interrupted:
+        print(
+            f"interrupted: run `orderbridge migrate --config {args.config}` again to resume", file=sys.stderr
+        )
+        return 130
+    return 0 if report.ok else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Compare migrated orders on both sides through the state file's id map."""
+    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.verify import verify
+
+    config = _load_run_config(args)
+    if not config.state.exists():
+        raise ob.ConfigurationError(
+            f"no state file at {config.state}: nothing was migrated with this configuration"
+        )
+    source = connect_endpoint(config.source)
+    target = connect_endpoint(config.target, config=config)
+    try:
+        result = verify(source, target, str(config.state), concurrency=config.workers)
+    finally:
+        source.close()
+        target.close()
+    if args.json:
+        print(jsonutil.dumps(result.to_dict()))
+    else:
+        print(result.summary())
+    return 0 if result.ok else 1
+
+
+def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    import os
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ob.ConfigurationError(f"--option expects KEY=VALUE, got {pair!r}")
+        if key.endswith("_env"):
+            if value not in os.environ:
+                raise ob.ConfigurationError(f"--option {key}: environment variable {value!r} is not set")
+            options[key[:-4]] = os.environ[value]
+        else:
+            options[key] = value
+    return options
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Stream every order of a backend into a canonical JSON Lines file."""
+    from orderbridge.progress import ProgressDisplay
+
+    if args.config:
+        from orderbridge.migration.config import connect_endpoint, load_config
+
+        source = connect_endpoint(load_config(args.config).source)
+    else:
+        if not args.source:
+            raise ob.ConfigurationError("export needs --from NAME (with --option KEY=VALUE) or --config FILE")
+        source = ob.connect(args.source, **_parse_options(args.option or []))
+    display = ProgressDisplay("exporting") if not args.quiet else None
+    written = failed = 0
+    total = source.count_orders() if ob.Capability.READ in source.capabilities else None
+    try:
+        with open(args.to, "w", encoding="utf-8") as out:
+            for record in source.iter_records():
+                if isinstance(record, ob.InvalidOrder):
+                    failed += 1
+                    print(f"orderbridge: skipped a bad order: {record}", file=sys.stderr)
+                    continue
+                out.write(ob.order_to_json(record) + "\n")
+                written += 1
+                if display:
+                    display.update(written + failed, total)
+    finally:
+        if display:
+            display.close()
+        source.close()
+    print(
+        f"exported {written} order(s) to {args.to}" + (f"; {failed} bad order(s) skipped" if failed else "")
+    )
+    return 0 if failed == 0 else 1
 
 
 # ---------------------------------------------------------------- parser
@@ -159,6 +305,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", help="input file (JSON, JSON array or JSON Lines); default stdin")
     p.add_argument("-o", "--output", help="output file (JSON Lines); default stdout")
     p.set_defaults(handler=cmd_convert)
+
+    p = sub.add_parser("migrate", help="migrate orders as a TOML run configuration says")
+    p.add_argument("--config", required=True, help="the run configuration (TOML)")
+    p.add_argument("--dry-run", action="store_true", help="read, translate and resolve; write nothing")
+    p.add_argument("--mode", choices=["skip", "update"], help="what to do with orders already migrated")
+    p.add_argument("--limit", type=int, help="take only the first N orders (a trial run)")
+    p.add_argument("--since", help="only orders created at or after this date/datetime (ISO 8601)")
+    p.add_argument("--workers", type=int, help="parallel writers (default 4)")
+    p.add_argument("--max-failures", type=int, help="stop after this many failed orders")
+    p.add_argument("--state", help="state file (overrides the configuration)")
+    p.add_argument("--report", help="write the JSON report here (overrides the configuration)")
+    p.set_defaults(handler=cmd_migrate)
+
+    p = sub.add_parser("verify", help="compare migrated orders on both sides")
+    p.add_argument("--config", required=True, help="the run configuration (TOML) of the migration")
+    p.add_argument("--workers", type=int, help="parallel readers")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser("export", help="export a backend's orders to a canonical JSON Lines file")
+    p.add_argument("--from", dest="source", metavar="NAME", help="backend name")
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a backend option (repeatable); KEY_env=VAR reads the value from $VAR",
+    )
+    p.add_argument("--config", help="take the source from this run configuration's [source]")
+    p.add_argument("--to", required=True, metavar="FILE.jsonl", help="output file")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(handler=cmd_export)
 
     return parser
 

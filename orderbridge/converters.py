@@ -175,7 +175,7 @@ def invalid_order_from(exc: BaseException, *, order: str | None = None) -> Inval
 def _leaves(exc: BaseException, path: str) -> Iterator[tuple[str, BaseException]]:
     if isinstance(exc, ClassValidationError | IterableValidationError):
         with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
+        for sub_exc, note in with_notes:
             name = getattr(note, "name", None)
             index = getattr(note, "index", None)
             if name is not None:
@@ -184,9 +184,9 @@ def _leaves(exc: BaseException, path: str) -> Iterator[tuple[str, BaseException]
                 step = f"{path}[{index}]"
             else:
                 step = path
-            yield from _leaves(sub, step)
-        for sub in without:
-            yield from _leaves(sub, path)
+            yield from _leaves(sub_exc, step)
+        for plain in without:
+            yield from _leaves(plain, path)
     elif isinstance(exc, BaseExceptionGroup):
         for sub in exc.exceptions:
             yield from _leaves(sub, path)

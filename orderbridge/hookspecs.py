@@ -59,9 +59,7 @@ def orderbridge_register_simulators(registry: SimulatorRegistry) -> None:
 
 
 @hookspec(firstresult=True)
-def orderbridge_resolve_reference(
-    kind: str, value: str, order: Order, target: Backend
-) -> str | None:
+def orderbridge_resolve_reference(kind: str, value: str, order: Order, target: Backend) -> str | None:
     """Resolve a reference the target must already hold, or return ``None``.
 
     ``kind`` is one of ``"status"``, ``"member"``, ``"discount"``,
@@ -71,4 +69,3 @@ def orderbridge_resolve_reference(
     The caller's mapping tables are consulted first, this hook next, and the
     identity default (between two sites of one platform) last.
     """
-

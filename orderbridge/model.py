@@ -14,6 +14,7 @@ a broken one raises :class:`~orderbridge.errors.InvalidOrder` naming the field.
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -56,7 +57,7 @@ Extras = dict[str, dict[str, Any]]
 """Per-backend leftovers: backend name -> JSON-ready mapping of what the model cannot hold."""
 
 
-class OpenEnum(str, enum.Enum):
+class OpenEnum(str, enum.Enum):  # noqa: UP042 - StrEnum's str() differs; value semantics wanted
     """A string enum that keeps values it does not know instead of failing.
 
     ``PaymentState("Disputed")`` gives a member whose ``value`` is the raw text
@@ -220,15 +221,12 @@ def _opt(kind: type) -> Any:
     return attrs.validators.optional(attrs.validators.instance_of(kind))
 
 
-def _enum(kind: type[OpenEnum]) -> Any:
-    def convert(value: Any) -> Any:
-        if value is None or isinstance(value, kind):
-            return value
-        if isinstance(value, str):
-            return kind(value)
-        return value
+def _payment_state(value: Any) -> Any:
+    return PaymentState(value) if isinstance(value, str) and not isinstance(value, PaymentState) else value
 
-    return convert
+
+def _payment_type(value: Any) -> Any:
+    return PaymentType(value) if isinstance(value, str) and not isinstance(value, PaymentType) else value
 
 
 # ---------------------------------------------------------------- parts
@@ -382,7 +380,7 @@ class Payment:
     amount_captured: Decimal | None = field(default=None, validator=_money)
     status: str | None = field(default=None, validator=_opt_str)
     payment_type: PaymentType | None = field(
-        default=None, converter=_enum(PaymentType), validator=_opt(PaymentType)
+        default=None, converter=_payment_type, validator=_opt(PaymentType)
     )
     gateway: str | None = field(default=None, validator=_opt_str)
     gateway_reason: str | None = field(default=None, validator=_opt_str)
@@ -424,7 +422,7 @@ class Order:
         default=(), converter=tuple, validator=_tuple_of(StatusChange)
     )
     payment_state: PaymentState | None = field(
-        default=None, converter=_enum(PaymentState), validator=_opt(PaymentState)
+        default=None, converter=_payment_state, validator=_opt(PaymentState)
     )
     created_at: datetime | None = field(default=None, validator=_aware)
     invoiced_at: datetime | None = field(default=None, validator=_aware)
@@ -460,8 +458,10 @@ class Order:
 
     def __attrs_post_init__(self) -> None:
         times = [c.at for c in self.status_history if c.at is not None]
-        if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
-            raise InvalidOrder("must be in time order, oldest first", field="status_history", order=self.label)
+        if any(later < earlier for earlier, later in itertools.pairwise(times)):
+            raise InvalidOrder(
+                "must be in time order, oldest first", field="status_history", order=self.label
+            )
 
     @property
     def label(self) -> str:

@@ -232,7 +232,9 @@ class _Run:
                 dirty, last_error = True, exc
                 if not _transient(exc.cause):
                     break
-                log.warning("order %s: partial write (%s); removing it and writing again", source_id, exc.cause)
+                log.warning(
+                    "order %s: partial write (%s); removing it and writing again", source_id, exc.cause
+                )
                 continue
             self.store.mark_done(source_id, Status.WRITTEN, self.target.remote_id_of(written), digest)
             return
@@ -244,8 +246,9 @@ class _Run:
 
     def _remove_copies(self, order: Order, source_id: str, known_target: str | None) -> None:
         if Capability.DELETE not in self.target.capabilities:
-            raise UnsupportedOperation(self.target.name, "delete_order (to remove a half-written copy)",
-                                       self.target.capabilities)
+            raise UnsupportedOperation(
+                self.target.name, "delete_order (to remove a half-written copy)", self.target.capabilities
+            )
         if known_target is not None:
             try:
                 self.target.delete_order(known_target)
@@ -355,10 +358,25 @@ def migrate(
         raise UnsupportedOperation(target.name, "update (mode 'update')", target.capabilities)
     selection = selection or Selection()
     store, owned, state_path = _open_store(state, dry_run)
-    report = MigrationReport(source=source.name, target=target.name, dry_run=dry_run, mode=mode,
-                             state_path=state_path, started_at=datetime.now(UTC).isoformat())
-    run = _Run(source=source, target=target, store=store, report=report, dry_run=dry_run, mode=mode,
-               lock=threading.Lock(), stop=stop or threading.Event(), max_failures=max_failures)
+    report = MigrationReport(
+        source=source.name,
+        target=target.name,
+        dry_run=dry_run,
+        mode=mode,
+        state_path=state_path,
+        started_at=datetime.now(UTC).isoformat(),
+    )
+    run = _Run(
+        source=source,
+        target=target,
+        store=store,
+        report=report,
+        dry_run=dry_run,
+        mode=mode,
+        lock=threading.Lock(),
+        stop=stop or threading.Event(),
+        max_failures=max_failures,
+    )
     started = time.monotonic()
     try:
         store.check_identity(source.name, target.name)
@@ -370,8 +388,11 @@ def migrate(
         if owned:
             store.close()
     if report.interrupted or report.stopped_reason or report.failed:
-        report.resume_hint = "run the same command again: migrated orders are skipped, failed and " \
-                             "unfinished ones are retried" if not dry_run else None
+        report.resume_hint = (
+            "run the same command again: migrated orders are skipped, failed and unfinished ones are retried"
+            if not dry_run
+            else None
+        )
     return report
 
 
@@ -385,7 +406,8 @@ def _open_store(state: str | Path | StateStore | None, dry_run: bool) -> tuple[A
         if dry_run and not path.exists():
             return _NullStore(), False, str(path)
         return SQLiteStateStore(path), True, str(path)
-    return state, False, getattr(state, "path", None) and str(state.path)
+    path_attr = getattr(state, "path", None)
+    return state, False, str(path_attr) if path_attr is not None else None
 
 
 def _total(source: Backend, selection: Selection) -> int | None:
@@ -402,8 +424,9 @@ def _total(source: Backend, selection: Selection) -> int | None:
     return count if count is not None else selection.limit
 
 
-def _drive(run: _Run, selection: Selection, concurrency: int, total: int | None,
-           progress: Progress | None) -> None:
+def _drive(
+    run: _Run, selection: Selection, concurrency: int, total: int | None, progress: Progress | None
+) -> None:
     done = 0
     in_flight: set[Future[None]] = set()
     report = run.report

@@ -113,7 +113,9 @@ class MigrationReport:
 
     def write_json(self, path: str | Path) -> None:
         """Write :meth:`to_dict` to ``path`` as indented JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        Path(path).write_text(
+            json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     def summary(self) -> str:
         """A short human summary."""

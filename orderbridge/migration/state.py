@@ -168,7 +168,8 @@ class SQLiteStateStore:
     def mark_pending(self, source_id: str, content_hash: str) -> None:
         """Record that a write is about to start (keeps a known target id for clean-up)."""
         self._write(
-            "INSERT INTO orders (source_id, status, content_hash, attempts, changed_at) VALUES (?, ?, ?, 1, ?) "
+            "INSERT INTO orders (source_id, status, content_hash, attempts, changed_at) "
+            "VALUES (?, ?, ?, 1, ?) "
             "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, "
             "content_hash = excluded.content_hash, attempts = orders.attempts + 1, "
             "error = NULL, error_field = NULL, changed_at = excluded.changed_at",
@@ -186,14 +187,16 @@ class SQLiteStateStore:
         """Append one acknowledged step to the row's journal."""
         entry = json.dumps({"step": step, **detail}, default=str)
         self._write(
-            "UPDATE orders SET steps = json_insert(steps, '$[#]', json(?)), changed_at = ? WHERE source_id = ?",
+            "UPDATE orders SET steps = json_insert(steps, '$[#]', json(?)), changed_at = ? "
+            "WHERE source_id = ?",
             (entry, _now(), source_id),
         )
 
     def mark_done(self, source_id: str, status: str, target_id: str, content_hash: str) -> None:
         """Record a complete write."""
         self._write(
-            "INSERT INTO orders (source_id, status, target_id, content_hash, changed_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO orders (source_id, status, target_id, content_hash, changed_at) "
+            "VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, target_id = excluded.target_id, "
             "content_hash = excluded.content_hash, error = NULL, error_field = NULL, "
             "changed_at = excluded.changed_at",
@@ -203,7 +206,8 @@ class SQLiteStateStore:
     def mark_failed(self, source_id: str, error: str, field: str | None) -> None:
         """Record a failure; a row that was complete before stays linked to its target id."""
         self._write(
-            "INSERT INTO orders (source_id, status, error, error_field, changed_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO orders (source_id, status, error, error_field, changed_at) "
+            "VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, error = excluded.error, "
             "error_field = excluded.error_field, changed_at = excluded.changed_at",
             (source_id, Status.FAILED, error, field, _now()),

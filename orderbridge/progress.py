@@ -1,0 +1,93 @@
+"""Progress display for the command line: a bar on a terminal, log lines otherwise.
+
+Used by the CLI only (importing :mod:`orderbridge` does not load it).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import IO, Any
+
+__all__ = ["ProgressDisplay"]
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class ProgressDisplay:
+    """Shows done/total, rate and time left.
+
+    On a terminal it redraws one line (at most 10 times a second); elsewhere
+    it writes a plain line every ``interval`` seconds, so logs stay readable.
+    """
+
+    def __init__(
+        self, label: str, *, stream: IO[str] | None = None, interval: float = 5.0, tty: bool | None = None
+    ) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.interval = interval if not self.tty else 0.1
+        self.started = time.monotonic()
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self._drawn = False
+
+    def line(self, done: int, total: int | None, extra: str = "") -> str:
+        """The text shown for ``done`` of ``total``."""
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = done / elapsed
+        parts = [self.label]
+        if total:
+            share = min(done / total, 1.0)
+            if self.tty:
+                width = 24
+                filled = int(width * share)
+                parts.append("[" + "#" * filled + "." * (width - filled) + "]")
+            parts.append(f"{done}/{total} {share:4.0%}")
+        else:
+            parts.append(f"{done}")
+        parts.append(f"{rate:.1f}/s")
+        if total and rate > 0 and done < total:
+            parts.append(f"left {_clock((total - done) / rate)}")
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if extra:
+            parts.append(extra)
+        return " ".join(parts)
+
+    def update(self, done: int, total: int | None, extra: str = "", *, force: bool = False) -> None:
+        """Show progress (rate-limited unless ``force``)."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last < self.interval:
+                return
+            self._last = now
+            text = self.line(done, total, extra)
+            if self.tty:
+                self.stream.write("\r\x1b[2K" + text)
+                self._drawn = True
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def migration_callback(self) -> Any:
+        """A ``progress`` callback for :func:`orderbridge.migrate`."""
+
+        def callback(done: int, total: int | None, report: Any) -> None:
+            extra = f"(written {report.written}, skipped {report.skipped}, failed {report.failed})"
+            self.update(done, total, extra, force=total is not None and done >= total)
+
+        return callback
+
+    def close(self) -> None:
+        """End the bar's line."""
+        with self._lock:
+            if self.tty and self._drawn:
+                self.stream.write("\n")
+                self.stream.flush()
