@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import orderbridge as ob
+from orderbridge.migration import Selection, SQLiteStateStore, migrate
+
+from .fakes import MemoryTarget
+
+
+def _order(i: int, **changes: object) -> ob.Order:
+    base = ob.Order(
+        source=ob.SourceRef("webinone-v1", str(i)),
+        number=str(i),
+        name=f"Order {i}",
+        total=Decimal(i) + Decimal("0.95"),
+        created_at=datetime(2022, 1, 1 + i % 28, tzinfo=UTC),
+        status=ob.OrderStatus(name="Paid" if i % 2 else "Shipped"),
+    )
+    return base.evolve(**changes) if changes else base
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> ob.Backend:
+    backend = ob.connect("jsonl", path=tmp_path / "source.jsonl")
+    for i in range(1, 21):
+        backend.create_order(_order(i, notes="gift") if i % 4 == 0 else _order(i))
+    return backend
+
+
+def _run(
+    source: ob.Backend, target: ob.Backend, tmp_path: Path, **kw: object
+) -> ob.migration.MigrationReport:
+    return migrate(source, target, state=tmp_path / "state.sqlite", **kw)  # type: ignore[arg-type]
+
+
+def test_migrates_everything_once_and_a_second_run_writes_nothing(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    report = _run(source, target, tmp_path, concurrency=8)
+    assert (report.read, report.written, report.failed) == (20, 20, 0)
+    assert len(target.orders) == 20
+    creates = len(target.calls)
+    again = _run(source, target, tmp_path)
+    assert (again.read, again.written, again.skipped) == (20, 0, 20)
+    assert len(target.calls) == creates  # not one request more
+    assert report.ok and report.orders_per_second > 0
+
+
+def test_ambiguous_write_that_was_applied_is_found_not_duplicated(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget(faults={"3": ["ambiguous-applied"], "4": ["ambiguous-lost"]})
+    report = _run(source, target, tmp_path)
+    assert report.written == 20 and report.failed == 0
+    assert target.copies("3") == 1 and target.copies("4") == 1
+    assert len(target.orders) == 20
+
+
+def test_transient_partial_write_is_removed_and_written_again(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget(faults={"5": ["partial", "partial"]})
+    report = _run(source, target, tmp_path)
+    assert report.written == 20 and report.failed == 0
+    assert target.copies("5") == 1
+    assert sum(1 for call in target.calls if call[0] == "delete") == 2
+
+
+def test_rejected_partial_write_leaves_no_half_order_and_names_the_reason(
+    source: ob.Backend, tmp_path: Path
+) -> None:
+    target = MemoryTarget(faults={"6": ["partial-rejected"]})
+    report = _run(source, target, tmp_path)
+    assert report.written == 19 and report.failed == 1
+    assert target.copies("6") == 0
+    failure = report.failures[0]
+    assert failure.source_id == "webinone-v1:6" and "bad line" in failure.message
+    assert failure.kind == "partial-write:rejected"
+    # the next run retries the failed order
+    again = _run(source, target, tmp_path)
+    assert again.written == 1 and target.copies("6") == 1
+
+
+def test_bad_source_document_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "source.jsonl"
+    good = [ob.order_to_json(_order(i)) for i in (1, 2)]
+    path.write_text(good[0] + "\n" + '{"schema_version": 1, "total": "ten"}\n' + good[1] + "\n")
+    target = MemoryTarget()
+    report = _run(ob.connect("jsonl", path=path), target, tmp_path)
+    assert (report.read, report.written, report.failed) == (3, 2, 1)
+    assert report.failures[0].field == "total"
+    assert "line 2" in report.failures[0].message
+
+
+def test_update_mode_writes_only_changed_orders(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    _run(source, target, tmp_path)
+    source.update_order("webinone-v1:7", _order(7, total=Decimal("99.99")))
+    before = len(target.calls)
+    report = _run(source, target, tmp_path, mode="update")
+    assert (report.updated, report.skipped, report.written) == (1, 19, 0)
+    assert [call[0] for call in target.calls[before:]] == ["update"]
+    updated = [o for o in target.orders.values() if o.number == "7"]
+    assert updated[0].total == Decimal("99.99")
+
+
+def test_dry_run_writes_nothing_and_reports_plan_losses_and_references(
+    source: ob.Backend, tmp_path: Path
+) -> None:
+    target = MemoryTarget()
+    target.unresolvable = {"Shipped"}
+    report = _run(source, target, tmp_path, dry_run=True)
+    assert target.calls == [] and not (tmp_path / "state.sqlite").exists()
+    assert report.planned["would create"] == 10
+    assert report.unresolved == {"status": {"Shipped": 10}}
+    assert report.losses == {"notes": 5}
+    assert report.failed == 10
+    assert all(f.kind == "unresolved-reference" for f in report.failures)
+
+
+def test_max_failures_stops_early(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget(faults={str(i): ["partial-rejected"] for i in range(1, 21)})
+    report = _run(source, target, tmp_path, max_failures=3, concurrency=1)
+    assert 3 <= report.failed <= 3 + 2 and report.read < 20  # orders in flight finish
+    assert report.stopped_reason is not None and "max-failures" in report.stopped_reason
+    assert not report.ok and report.resume_hint
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        (Selection(limit=5), {"1", "2", "3", "4", "5"}),
+        (Selection(ids=("webinone-v1:3", "webinone-v1:9")), {"3", "9"}),
+        (Selection(min_id="webinone-v1:18"), {"18", "19", "2", "20", "3", "4", "5", "6", "7", "8", "9"}),
+        (Selection(since=datetime(2022, 1, 19, tzinfo=UTC)), {"18", "19", "20"}),
+    ],
+)
+def test_selection(source: ob.Backend, tmp_path: Path, selection: Selection, expected: set[str]) -> None:
+    target = MemoryTarget()
+    _run(source, target, tmp_path, selection=selection)
+    assert {o.number for o in target.orders.values()} == expected
+
+
+def test_pending_row_with_known_target_id_is_cleaned_up_first(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    half = target._store(_order(2))  # a killed run wrote the order and its id reached the journal
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    store.check_identity("jsonl", "memory")
+    store.mark_pending("webinone-v1:2", "x")
+    store.set_target("webinone-v1:2", half)
+    store.close()
+    report = _run(source, target, tmp_path)
+    assert report.recovered == 1 and report.written == 20
+    assert target.copies("2") == 1 and half not in target.orders
+
+
+def test_pending_row_without_target_id_is_found_by_natural_key(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    target._store(_order(2))  # killed between the create request and its journal entry
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    store.check_identity("jsonl", "memory")
+    store.mark_pending("webinone-v1:2", "x")
+    store.close()
+    report = _run(source, target, tmp_path)
+    assert report.recovered == 1 and target.copies("2") == 1 and len(target.orders) == 20
+
+
+def test_state_file_of_another_run_is_refused(source: ob.Backend, tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    store.check_identity("webinone-v1", "webinone-v2")
+    store.close()
+    with pytest.raises(ob.ConfigurationError, match="belongs to a run"):
+        _run(source, MemoryTarget(), tmp_path)
+
+
+def test_stop_event_finishes_in_flight_and_a_rerun_completes(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    stop = threading.Event()
+
+    def progress(done: int, total: int | None, report: object) -> None:
+        if done == 5:
+            stop.set()
+
+    report = _run(source, target, tmp_path, stop=stop, progress=progress, concurrency=2)
+    assert report.interrupted and report.written < 20
+    assert len(target.orders) == report.written
+    rest = _run(source, target, tmp_path)
+    assert rest.written == 20 - report.written and len(target.orders) == 20
+
+
+def test_target_that_cannot_create_is_refused_before_reading(source: ob.Backend, tmp_path: Path) -> None:
+    class ReadOnly(MemoryTarget):
+        name = "read-only"
+        capabilities = frozenset({"read"})
+
+    with pytest.raises(ob.UnsupportedOperation):
+        _run(source, ReadOnly(), tmp_path)
