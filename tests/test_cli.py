@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import orderbridge as ob
+from orderbridge.cli import main
+
+
+def test_backends_lists_name_capabilities_and_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("jsonl"))
+    name, capabilities, plugin = row.split()[:3]
+    assert (name, capabilities, plugin) == ("jsonl", "create,delete,read,update", "jsonl")
+    assert f"(orderbridge {ob.__version__})" in row
+
+
+def test_backends_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backends", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["jsonl"]["plugin"] == "jsonl"
+    assert rows["jsonl"]["capabilities"] == ["create", "delete", "read", "update"]
+
+
+def test_convert_canonical_to_jsonl_and_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    order = ob.Order(number="65", total=Decimal("10.00"))
+    source = tmp_path / "in.jsonl"
+    source.write_text(ob.order_to_json(order) + "\n" + ob.order_to_json(order.evolve(number="66")) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["convert", "--from", "canonical", "--to", "jsonl", str(source), "-o", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert [ob.order_from_json(line).number for line in lines] == ["65", "66"]
+    assert '"total":"10.00"' in lines[0]
+
+
+def test_convert_reads_a_json_array_and_a_pretty_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = ob.order_to_dict(ob.Order(number="1"))
+    (tmp_path / "a.json").write_text(json.dumps([doc, doc]))
+    (tmp_path / "b.json").write_text(json.dumps(doc, indent=2))
+    assert main(["convert", "--from", "canonical", "--to", "canonical", str(tmp_path / "a.json")]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert main(["convert", "--from", "canonical", "--to", "canonical", str(tmp_path / "b.json")]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["convert", "--from", "magento", "--to", "jsonl"], "no backend named 'magento'"),
+        (["convert", "--from", "canonical", "--to", "jsonl", "/nonexistent/file.json"], "No such file"),
+    ],
+)
+def test_errors_print_one_line_and_exit_non_zero(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("orderbridge: error:") and message in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_bad_document_names_the_order_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.jsonl").write_text('{"schema_version": 1, "number": "65", "total": "ten"}\n')
+    assert main(["convert", "--from", "canonical", "--to", "jsonl", str(tmp_path / "bad.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "order 65" in err and "field total" in err
+
+
+def test_console_script_runs_from_stdin() -> None:
+    doc = json.dumps(ob.order_to_dict(ob.Order(number="7")))
+    result = subprocess.run(
+        [sys.executable, "-m", "orderbridge.cli", "convert", "--from", "canonical", "--to", "jsonl"],
+        input=doc,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["number"] == "7"
