@@ -282,6 +282,54 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
+# ---------------------------------------------------------------- sandbox
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    """Start local simulators, print their URLs and credentials, serve until Ctrl-C."""
+    import time
+
+    from orderbridge.sandbox import Faults, serve
+
+    faults = Faults(
+        latency=args.latency,
+        error_rate=args.error_rate,
+        rate_429=args.rate_429,
+        retry_after=0,
+        drop_rate=args.drop_rate,
+        rate_limit=args.rate_limit,
+        exempt_paths=frozenset({"/api/v1/oauth/token"}),
+    )
+    ports = dict(_parse_pair(p, "--port") for p in args.port or [])
+    with serve(
+        args.names or None,
+        seed_counts=args.seed_orders,
+        seed=args.seed,
+        faults=faults,
+        ports={k: int(v) for k, v in ports.items()},
+    ) as servers:
+        for name, server in servers.items():
+            print(f"{name}: {server.url}")
+            for label, url in server.urls().items():
+                print(f"  {label} url: {url}")
+            for key, value in server.simulator.credentials().items():
+                print(f"  {key}: {value}")
+        print("serving; press Ctrl-C to stop", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopped")
+    return 0
+
+
+def _parse_pair(text: str, option: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ob.ConfigurationError(f"{option} expects NAME=VALUE, got {text!r}")
+    return key, value
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -336,6 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, metavar="FILE.jsonl", help="output file")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("sandbox", help="local simulators of the supported platforms")
+    sandbox = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    p = sandbox.add_parser("serve", help="start simulators on loopback; print URLs and credentials")
+    p.add_argument("names", nargs="*", help="simulators to start (default: all installed)")
+    p.add_argument("--seed-orders", type=int, default=100, help="orders to generate in each (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="data seed (same seed, same orders)")
+    p.add_argument("--port", action="append", metavar="NAME=PORT", help="fixed port for a simulator")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    p.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 5xx")
+    p.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
+    p.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped")
+    p.add_argument("--rate-limit", type=float, default=None, help="requests per second accepted")
+    p.set_defaults(handler=cmd_sandbox_serve)
 
     return parser
 
