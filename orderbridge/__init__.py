@@ -50,6 +50,7 @@ from orderbridge.errors import (
     UnsupportedOperation,
 )
 from orderbridge.hookspecs import hookimpl
+from orderbridge.migration import MigrationReport, Selection, migrate
 from orderbridge.model import (
     SCHEMA_VERSION,
     Address,
@@ -106,6 +107,7 @@ __all__ = [
     "InvalidOrder",
     "Loss",
     "MalformedResponse",
+    "MigrationReport",
     "NotFound",
     "OAuthClientCredentials",
     "OpenEnum",
@@ -120,6 +122,7 @@ __all__ = [
     "RateLimited",
     "ReferenceResolver",
     "Rejected",
+    "Selection",
     "ServerError",
     "ShippingOption",
     "SourceRef",
@@ -139,6 +142,7 @@ __all__ = [
     "iter_jsonl",
     "iter_jsonl_records",
     "make_converter",
+    "migrate",
     "order_from_dict",
     "order_from_json",
     "order_to_dict",

@@ -323,6 +323,57 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_ORDERS = 500
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Two local WebinOne sites; migrate v1 -> v2 with progress, verify, report."""
+    import tempfile
+    from pathlib import Path
+
+    from orderbridge.migration.config import config_from_dict
+    from orderbridge.migration.verify import verify
+    from orderbridge.sandbox import SimServer, available_simulators
+
+    simulators = available_simulators()
+    if "webinone" not in simulators:
+        raise ob.ConfigurationError(
+            "the demo needs the webinone simulator (plugin 'webinone' is not installed)"
+        )
+    simulator_cls: Any = simulators["webinone"]
+    # Two sites cloned from one catalog (same statuses, members, discounts...),
+    # with different id sequences so that ids of the two systems never coincide.
+    old_site = simulator_cls(client_id="old-site", client_secret="old-site-secret", id_start=28000)  # noqa: S106
+    new_site = simulator_cls(client_id="new-site", client_secret="new-site-secret", id_start=1000)  # noqa: S106
+    old_site.seed(args.orders, seed=args.seed)
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="orderbridge-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    with SimServer(old_site) as old, SimServer(new_site) as new:
+        print(f"old site (WebinOne v1 API): {old.url}  [{args.orders} orders seeded]")
+        print(f"new site (WebinOne v2 API): {new.url}  [empty, same catalogs]")
+        tables = {
+            kind: {str(k): str(v) for k, v in table.items()}
+            for kind, table in new_site.catalog_tables().items()
+        }
+        config = config_from_dict(
+            {
+                "source": {"backend": "webinone-v1", "base_url": old.url, **old_site.credentials()},
+                "target": {"backend": "webinone-v2", "base_url": new.url, **new_site.credentials()},
+                "run": {"state": "state.sqlite", "report": "report.json", "workers": args.workers},
+                "references": tables,
+            },
+            base_dir=workdir,
+        )
+        report = run_migration(config)
+        source = ob.connect("webinone-v1", base_url=old.url, **old_site.credentials())
+        target = ob.connect("webinone-v2", base_url=new.url, **new_site.credentials())
+        result = verify(source, target, str(config.state), concurrency=args.workers)
+        print(result.summary())
+        print(f"files: {workdir}")
+    ok = report.ok and result.ok and report.written + report.skipped == args.orders
+    return 0 if ok else 1
+
+
 def _parse_pair(text: str, option: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:
@@ -384,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, metavar="FILE.jsonl", help="output file")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("demo", help="migrate 500 orders between two local WebinOne sites, verify, report")
+    p.add_argument("--orders", type=int, default=DEMO_ORDERS, help=f"orders to seed (default {DEMO_ORDERS})")
+    p.add_argument("--seed", type=int, default=0, help="data seed")
+    p.add_argument("--workers", type=int, default=8, help="parallel writers (default 8)")
+    p.add_argument("--workdir", help="where the state file and report go (default: a new temporary folder)")
+    p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("sandbox", help="local simulators of the supported platforms")
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
