@@ -56,7 +56,7 @@ __all__ = ["Mode", "Progress", "Selection", "content_hash", "migrate"]
 
 log = logging.getLogger("orderbridge.migration")
 
-WRITE_ATTEMPTS: Final = 3
+WRITE_ATTEMPTS: Final = 4
 """Attempts per order within one run (transient failures only; the transport retries too)."""
 
 
@@ -239,9 +239,11 @@ class _Run:
             self.store.mark_done(source_id, Status.WRITTEN, self.target.remote_id_of(written), digest)
             return
         # Give up on this order for this run, leaving nothing half-written behind.
+        assert last_error is not None
         if dirty:
             self._remove_copies(order, source_id, known_target)
-        assert last_error is not None
+        field = last_error.field if isinstance(last_error, InvalidOrder) else None
+        self.store.mark_clean_failure(source_id, str(last_error), field)
         raise last_error
 
     def _remove_copies(self, order: Order, source_id: str, known_target: str | None) -> None:

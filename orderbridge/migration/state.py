@@ -78,7 +78,10 @@ class StateStore(Protocol):
         """Record a complete write (``written`` or ``updated``)."""
 
     def mark_failed(self, source_id: str, error: str, field: str | None) -> None:
-        """Record a failure with its reason; keeps any target id for clean-up."""
+        """Record a failure with its reason; a pending row stays pending (it may have left a copy)."""
+
+    def mark_clean_failure(self, source_id: str, error: str, field: str | None) -> None:
+        """Record a failure after any copy in the target was removed."""
 
     def iter_done(self) -> Iterator[OrderState]:
         """Every complete row (the id map), in source-id order."""
@@ -204,13 +207,27 @@ class SQLiteStateStore:
         )
 
     def mark_failed(self, source_id: str, error: str, field: str | None) -> None:
-        """Record a failure; a row that was complete before stays linked to its target id."""
+        """Record a failure with its reason.
+
+        A ``pending`` row stays pending: its write may have left a copy in the
+        target, which the next run removes before writing again. A complete
+        row keeps its target id (a failed update leaves the old copy in place).
+        """
         self._write(
             "INSERT INTO orders (source_id, status, error, error_field, changed_at) "
             "VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, error = excluded.error, "
-            "error_field = excluded.error_field, changed_at = excluded.changed_at",
+            "ON CONFLICT(source_id) DO UPDATE SET "
+            "status = CASE WHEN orders.status = 'pending' THEN 'pending' ELSE excluded.status END, "
+            "error = excluded.error, error_field = excluded.error_field, changed_at = excluded.changed_at",
             (source_id, Status.FAILED, error, field, _now()),
+        )
+
+    def mark_clean_failure(self, source_id: str, error: str, field: str | None) -> None:
+        """Record a failure after the target was cleaned of any copy (the row is no longer pending)."""
+        self._write(
+            "UPDATE orders SET status = ?, target_id = NULL, error = ?, error_field = ?, changed_at = ? "
+            "WHERE source_id = ?",
+            (Status.FAILED, error, field, _now(), source_id),
         )
 
     def iter_done(self) -> Iterator[OrderState]:

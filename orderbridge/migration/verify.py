@@ -3,6 +3,8 @@
 Compared: number and name, currency, totals, status, customer, lines and
 payments. A field the target cannot hold (it is in the target's loss report
 for that order) is not compared: its absence was reported at migration time.
+The money and identity of an order are compared even then: a target that
+computes its own total must arrive at the source's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ _ORDER_FIELDS = ("number", "name", "currency", "total")
 _LINE_FIELDS = ("product_name", "product_ref", "quantity", "unit_price", "total_price")
 _PAYMENT_FIELDS = ("amount", "payment_type", "created_at")
 _CUSTOMER_FIELDS = ("email", "first_name", "last_name")
+ALWAYS_COMPARED = frozenset(
+    {"number", "total", "lines", "lines[].quantity", "lines[].unit_price", "payments", "payments[].amount"}
+)
+"""Compared whatever the loss report says."""
 
 
 def _text(value: Any) -> str:
@@ -37,6 +43,7 @@ def compare_orders(
     ``skip`` holds canonical field paths the target cannot hold (``"lines[].sku"`` style).
     """
     diffs: list[tuple[str, Any, Any]] = []
+    skip = skip - ALWAYS_COMPARED
 
     def check(path: str, pattern: str, a: Any, b: Any) -> None:
         if pattern not in skip and a != b:
