@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -229,6 +229,38 @@ def _payment_type(value: Any) -> Any:
     return PaymentType(value) if isinstance(value, str) and not isinstance(value, PaymentType) else value
 
 
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _attribute_selections(value: Iterable[AttributeSelection]) -> tuple[AttributeSelection, ...]:
+    return tuple(value)
+
+
+def _status_changes(value: Iterable[StatusChange]) -> tuple[StatusChange, ...]:
+    return tuple(value)
+
+
+def _discounts(value: Iterable[Discount]) -> tuple[Discount, ...]:
+    return tuple(value)
+
+
+def _gift_vouchers(value: Iterable[GiftVoucher]) -> tuple[GiftVoucher, ...]:
+    return tuple(value)
+
+
+def _taxes(value: Iterable[Tax]) -> tuple[Tax, ...]:
+    return tuple(value)
+
+
+def _lines(value: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
+    return tuple(value)
+
+
+def _payments(value: Iterable[Payment]) -> tuple[Payment, ...]:
+    return tuple(value)
+
+
 # ---------------------------------------------------------------- parts
 
 
@@ -339,7 +371,7 @@ class AttributeSelection:
     """A product attribute chosen on a line, with the ids of the chosen options."""
 
     attribute_id: str = field(validator=attrs.validators.instance_of(str))
-    option_ids: tuple[str, ...] = field(default=(), converter=tuple, validator=_tuple_of(str))
+    option_ids: tuple[str, ...] = field(default=(), converter=_strs, validator=_tuple_of(str))
 
 
 @frozen(kw_only=True)
@@ -360,7 +392,7 @@ class OrderLine:
     total_price: Decimal | None = field(default=None, validator=_money)
     tax_rate: Decimal | None = field(default=None, validator=_money)
     attributes: tuple[AttributeSelection, ...] = field(
-        default=(), converter=tuple, validator=_tuple_of(AttributeSelection)
+        default=(), converter=_attribute_selections, validator=_tuple_of(AttributeSelection)
     )
     is_download: bool | None = field(default=None, validator=_opt_bool)
     file_name: str | None = field(default=None, validator=_opt_str)
@@ -419,7 +451,7 @@ class Order:
     country: str | None = field(default=None, validator=_opt_str)
     status: OrderStatus | None = field(default=None, validator=_opt(OrderStatus))
     status_history: tuple[StatusChange, ...] = field(
-        default=(), converter=tuple, validator=_tuple_of(StatusChange)
+        default=(), converter=_status_changes, validator=_tuple_of(StatusChange)
     )
     payment_state: PaymentState | None = field(
         default=None, converter=_payment_state, validator=_opt(PaymentState)
@@ -444,13 +476,13 @@ class Order:
     billing_address: Address | None = field(default=None, validator=_opt(Address))
     shipping_address: Address | None = field(default=None, validator=_opt(Address))
     shipping: ShippingOption | None = field(default=None, validator=_opt(ShippingOption))
-    discounts: tuple[Discount, ...] = field(default=(), converter=tuple, validator=_tuple_of(Discount))
+    discounts: tuple[Discount, ...] = field(default=(), converter=_discounts, validator=_tuple_of(Discount))
     gift_vouchers: tuple[GiftVoucher, ...] = field(
-        default=(), converter=tuple, validator=_tuple_of(GiftVoucher)
+        default=(), converter=_gift_vouchers, validator=_tuple_of(GiftVoucher)
     )
-    taxes: tuple[Tax, ...] = field(default=(), converter=tuple, validator=_tuple_of(Tax))
-    lines: tuple[OrderLine, ...] = field(default=(), converter=tuple, validator=_tuple_of(OrderLine))
-    payments: tuple[Payment, ...] = field(default=(), converter=tuple, validator=_tuple_of(Payment))
+    taxes: tuple[Tax, ...] = field(default=(), converter=_taxes, validator=_tuple_of(Tax))
+    lines: tuple[OrderLine, ...] = field(default=(), converter=_lines, validator=_tuple_of(OrderLine))
+    payments: tuple[Payment, ...] = field(default=(), converter=_payments, validator=_tuple_of(Payment))
     notes: str | None = field(default=None, validator=_opt_str)
     customer_note: str | None = field(default=None, validator=_opt_str)
     custom_fields: dict[str, dict[str, CustomValue]] = field(factory=dict, validator=_custom_fields)

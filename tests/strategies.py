@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -27,8 +26,11 @@ json_value = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=8,
 )
-extras = st.dictionaries(st.sampled_from(["webinone-v1", "webinone-v2", "lunasoft-cart"]),
-                         st.dictionaries(text, json_value, max_size=3), max_size=2)
+extras = st.dictionaries(
+    st.sampled_from(["webinone-v1", "webinone-v2", "lunasoft-cart"]),
+    st.dictionaries(text, json_value, max_size=3),
+    max_size=2,
+)
 custom_value = st.none() | st.booleans() | st.integers() | money | text
 custom_fields = st.dictionaries(text, st.dictionaries(text, custom_value, max_size=3), max_size=2)
 
@@ -38,21 +40,50 @@ def _enum(kind: type[ob.OpenEnum]) -> st.SearchStrategy[Any]:
 
 
 address = st.builds(
-    ob.Address, first_name=opt_text, last_name=opt_text, company=opt_text, phone=opt_text,
-    email=opt_text, line1=opt_text, line2=opt_text, city=opt_text, state=opt_text,
-    postal_code=opt_text, country=opt_text,
+    ob.Address,
+    first_name=opt_text,
+    last_name=opt_text,
+    company=opt_text,
+    phone=opt_text,
+    email=opt_text,
+    line1=opt_text,
+    line2=opt_text,
+    city=opt_text,
+    state=opt_text,
+    postal_code=opt_text,
+    country=opt_text,
 )
 line = st.builds(
-    ob.OrderLine, remote_id=st.none() | ids, product_ref=st.none() | ids, product_name=opt_text,
-    sku=opt_text, quantity=quantity, unit_price=opt_money, total_price=opt_money, tax_rate=opt_money,
-    attributes=st.lists(st.builds(ob.AttributeSelection, attribute_id=ids,
-                                  option_ids=st.lists(ids, max_size=3).map(tuple)), max_size=2).map(tuple),
-    is_download=opt_bool, file_name=opt_text, extras=extras,
+    ob.OrderLine,
+    remote_id=st.none() | ids,
+    product_ref=st.none() | ids,
+    product_name=opt_text,
+    sku=opt_text,
+    quantity=quantity,
+    unit_price=opt_money,
+    total_price=opt_money,
+    tax_rate=opt_money,
+    attributes=st.lists(
+        st.builds(ob.AttributeSelection, attribute_id=ids, option_ids=st.lists(ids, max_size=3).map(tuple)),
+        max_size=2,
+    ).map(tuple),
+    is_download=opt_bool,
+    file_name=opt_text,
+    extras=extras,
 )
 payment = st.builds(
-    ob.Payment, remote_id=st.none() | ids, amount=opt_money, amount_captured=opt_money, status=opt_text,
-    payment_type=_enum(ob.PaymentType), gateway=opt_text, transaction_id=opt_text, notes=opt_text,
-    created_at=opt_aware, card_last4=st.none() | st.from_regex(r"\A\d{4}\Z"), extras=extras,
+    ob.Payment,
+    remote_id=st.none() | ids,
+    amount=opt_money,
+    amount_captured=opt_money,
+    status=opt_text,
+    payment_type=_enum(ob.PaymentType),
+    gateway=opt_text,
+    transaction_id=opt_text,
+    notes=opt_text,
+    created_at=opt_aware,
+    card_last4=st.none() | st.from_regex(r"\A\d{4}\Z"),
+    extras=extras,
 )
 
 
@@ -68,20 +99,39 @@ def history(draw: st.DrawFn) -> tuple[ob.StatusChange, ...]:
 orders = st.builds(
     ob.Order,
     source=st.none() | st.builds(ob.SourceRef, st.sampled_from(["webinone-v1", "jsonl"]), ids),
-    number=st.none() | ids, name=opt_text, currency=st.none() | st.sampled_from(["USD", "EUR", "AUD"]),
+    number=st.none() | ids,
+    name=opt_text,
+    currency=st.none() | st.sampled_from(["USD", "EUR", "AUD"]),
     country=opt_text,
     status=st.none() | st.builds(ob.OrderStatus, name=opt_text, remote_id=st.none() | ids),
-    status_history=history(), payment_state=_enum(ob.PaymentState),
-    created_at=opt_aware, invoiced_at=opt_aware, total=opt_money, amount_paid=opt_money,
-    is_paid=opt_bool, is_recurring=opt_bool, tracking_url=opt_text,
-    customer=st.none() | st.builds(ob.Customer, remote_id=st.none() | ids, email=opt_text, first_name=opt_text),
-    billing_address=st.none() | address, shipping_address=st.none() | address,
+    status_history=history(),
+    payment_state=_enum(ob.PaymentState),
+    created_at=opt_aware,
+    invoiced_at=opt_aware,
+    total=opt_money,
+    amount_paid=opt_money,
+    is_paid=opt_bool,
+    is_recurring=opt_bool,
+    tracking_url=opt_text,
+    customer=st.none()
+    | st.builds(ob.Customer, remote_id=st.none() | ids, email=opt_text, first_name=opt_text),
+    billing_address=st.none() | address,
+    shipping_address=st.none() | address,
     shipping=st.none() | st.builds(ob.ShippingOption, name=opt_text, cost=opt_money),
-    discounts=st.lists(st.builds(ob.Discount, code=opt_text, amount=opt_money,
-                                 kind=st.sampled_from(["code", "rule", "shipping"])), max_size=2).map(tuple),
-    gift_vouchers=st.lists(st.builds(ob.GiftVoucher, code=opt_text, amount=opt_money,
-                                     is_credit_voucher=opt_bool), max_size=2).map(tuple),
+    discounts=st.lists(
+        st.builds(
+            ob.Discount, code=opt_text, amount=opt_money, kind=st.sampled_from(["code", "rule", "shipping"])
+        ),
+        max_size=2,
+    ).map(tuple),
+    gift_vouchers=st.lists(
+        st.builds(ob.GiftVoucher, code=opt_text, amount=opt_money, is_credit_voucher=opt_bool), max_size=2
+    ).map(tuple),
     taxes=st.lists(st.builds(ob.Tax, code=opt_text, rate=opt_money, amount=opt_money), max_size=2).map(tuple),
-    lines=st.lists(line, max_size=3).map(tuple), payments=st.lists(payment, max_size=3).map(tuple),
-    notes=opt_text, customer_note=opt_text, custom_fields=custom_fields, extras=extras,
+    lines=st.lists(line, max_size=3).map(tuple),
+    payments=st.lists(payment, max_size=3).map(tuple),
+    notes=opt_text,
+    customer_note=opt_text,
+    custom_fields=custom_fields,
+    extras=extras,
 )

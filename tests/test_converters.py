@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -29,7 +29,7 @@ def test_any_valid_order_survives_dict_and_json_round_trips(order: ob.Order) -> 
 def test_canonical_form_writes_money_as_strings_and_datetimes_with_offset() -> None:
     order = ob.Order(
         total=Decimal("10.50"),
-        created_at=datetime(2022, 1, 14, 9, 47, 37, tzinfo=timezone.utc),
+        created_at=datetime(2022, 1, 14, 9, 47, 37, tzinfo=UTC),
         payment_state="Succeeded",
         custom_fields={"Gift": {"Wrap": True, "Weight": Decimal("1.25")}},
     )

@@ -9,7 +9,9 @@ import orderbridge as ob
 
 
 def _order(i: int) -> ob.Order:
-    return ob.Order(source=ob.SourceRef("webinone-v1", str(i)), number=str(i), total=Decimal(i) + Decimal("0.99"))
+    return ob.Order(
+        source=ob.SourceRef("webinone-v1", str(i)), number=str(i), total=Decimal(i) + Decimal("0.99")
+    )
 
 
 def test_create_read_update_delete(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -8,7 +8,7 @@ import pytest
 
 import orderbridge as ob
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_orders_are_frozen() -> None:
@@ -44,10 +44,17 @@ def test_invariants_are_checked_at_build_time_naming_the_field(build, field: str
 
 def test_status_history_must_be_oldest_first() -> None:
     t = datetime(2015, 7, 14, 9, 24, 6, tzinfo=UTC)
-    ok = ob.Order(status_history=[ob.StatusChange(status="a", at=t), ob.StatusChange(status="b", at=t + timedelta(1))])
+    ok = ob.Order(
+        status_history=[ob.StatusChange(status="a", at=t), ob.StatusChange(status="b", at=t + timedelta(1))]
+    )
     assert [c.status for c in ok.status_history] == ["a", "b"]
     with pytest.raises(ob.InvalidOrder, match="oldest first") as info:
-        ob.Order(status_history=[ob.StatusChange(status="b", at=t + timedelta(1)), ob.StatusChange(status="a", at=t)])
+        ob.Order(
+            status_history=[
+                ob.StatusChange(status="b", at=t + timedelta(1)),
+                ob.StatusChange(status="a", at=t),
+            ]
+        )
     assert info.value.field == "status_history"
 
 

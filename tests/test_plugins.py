@@ -80,7 +80,8 @@ def test_loading_is_idempotent(fresh_plugins: None) -> None:
 
 
 def _write_fake_distribution(root: Path) -> None:
-    (root / "fakeplug.py").write_text(textwrap.dedent("""
+    (root / "fakeplug.py").write_text(
+        textwrap.dedent("""
         import orderbridge as ob
 
         class Fake(ob.Backend):
@@ -90,7 +91,8 @@ def _write_fake_distribution(root: Path) -> None:
         @ob.hookimpl
         def orderbridge_register_backends(registry):
             registry.add(Fake)
-    """))
+    """)
+    )
     info = root / "fakeplug-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 0.1\n")
@@ -99,7 +101,9 @@ def _write_fake_distribution(root: Path) -> None:
 
 def _run(code: str, root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "PYTHONPATH": str(root), **env}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environ, check=False
+    )
 
 
 def test_third_party_entry_point_plugin_is_discovered_and_can_be_blocked(tmp_path: Path) -> None:

@@ -1,0 +1,385 @@
+"""orderbridge benchmarks: translation CPU, HTTP round trips, concurrency, memory, start-up.
+
+    .venv/bin/python benchmarks/run.py            # full run, prints a table (several minutes)
+    .venv/bin/python benchmarks/run.py --smoke    # tiny sizes, for CI: checks the benchmarks still run
+    .venv/bin/python benchmarks/run.py --only translation,roundtrips
+
+Every figure is measured in the same run as its baseline, side by side. These
+are benchmarks, not tests: targets are reported as met or not met, never
+asserted (except that ``--smoke`` fails if a benchmark crashes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orderbridge as ob
+from orderbridge import jsonutil
+from orderbridge.sandbox import Faults, SimServer, available_simulators
+
+TOKEN_PATH = "/api/v1/oauth/token"
+ROWS: list[tuple[str, str, str, str, str]] = []  # (benchmark, measured, baseline, target, verdict)
+
+
+def row(name: str, measured: str, baseline: str, target: str, met: bool | None) -> None:
+    verdict = "n/a" if met is None else ("met" if met else "NOT MET")
+    ROWS.append((name, measured, baseline, target, verdict))
+    print(f"  {name}: {measured} | {baseline} | {target} | {verdict}", flush=True)
+
+
+def best_of(runs: int, fn: Callable[[], Any]) -> float:
+    times = []
+    for _ in range(runs):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# ---------------------------------------------------------------- 1. translation
+
+
+def bench_translation(n: int, runs: int) -> None:
+    from orderbridge_webinone.generator import generate_documents
+
+    v1 = ob.get_backend("webinone-v1")
+    v2 = ob.get_backend("webinone-v2")
+    raw = [jsonutil.dumps(doc).encode() for doc in generate_documents(n, version="v1", seed=1)]
+
+    def plain() -> None:
+        for data in raw:
+            json.dumps(json.loads(data))
+
+    def translate() -> None:
+        for data in raw:
+            jsonutil.dumps(v2.from_canonical(v1.to_canonical(jsonutil.loads(data))))
+
+    base = best_of(runs, plain)
+    full = best_of(runs, translate)
+    ratio = full / base
+    row(
+        f"translation v1 bytes -> canonical -> v2 bytes ({n} orders)",
+        f"{full / n * 1e6:.1f} us/order",
+        f"json.loads+dumps {base / n * 1e6:.1f} us/order",
+        "<= 3.0x plain JSON",
+        ratio <= 3.0,
+    )
+    row("  ratio", f"{ratio:.2f}x", "", "<= 3.0x", ratio <= 3.0)
+
+
+# ---------------------------------------------------------------- sites
+
+
+class Sites:
+    """Two WebinOne simulator sites: old (seeded) and new (empty, same catalogs)."""
+
+    def __init__(self, count: int, latency: float = 0.0) -> None:
+        sim = available_simulators()["webinone"]
+        self.old = sim(client_id="old", client_secret="old-secret", id_start=28000)
+        self.new = sim(client_id="new", client_secret="new-secret", id_start=1000)
+        self.old.seed(count, seed=2)
+        faults = Faults(latency=latency, exempt_paths=frozenset({TOKEN_PATH})) if latency else None
+        self.old_server = SimServer(self.old, faults=faults).start()
+        self.new_server = SimServer(self.new, faults=faults).start()
+
+    def source(self) -> ob.Backend:
+        return ob.connect("webinone-v1", base_url=self.old_server.url, **self.old.credentials())
+
+    def target(self, **options: Any) -> ob.Backend:
+        tables = {k: {str(a): str(b) for a, b in t.items()} for k, t in self.new.catalog_tables().items()}
+        return ob.connect(
+            "webinone-v2",
+            base_url=self.new_server.url,
+            resolver=ob.ReferenceResolver(tables),
+            **self.new.credentials(),
+            **options,
+        )
+
+    def close(self) -> None:
+        self.old_server.stop()
+        self.new_server.stop()
+
+
+# ---------------------------------------------------------------- 2. round trips
+
+
+def minimum_target_requests(order: ob.Order) -> int:
+    """The writes the v2 API needs for this order: the order, each line, each asset, each payment, groups."""
+    assets = sum(
+        1
+        for present in (
+            any(d.code for d in order.discounts),
+            any(v.code for v in order.gift_vouchers),
+            order.shipping is not None and order.shipping.name is not None,
+            any(t.code for t in order.taxes),
+        )
+        if present
+    )
+    return 1 + len(order.lines) + assets + len(order.payments) + (1 if order.custom_fields else 0)
+
+
+def bench_roundtrips(n: int) -> None:
+    sites = Sites(n)
+    try:
+        source_orders = list(sites.source().iter_orders())
+        sites.old.requests_log.clear()
+        with tempfile.TemporaryDirectory() as tmp:
+            report = ob.migrate(sites.source(), sites.target(), state=Path(tmp) / "s.sqlite", concurrency=4)
+        assert report.written == n, report.summary()
+        target_log = [r for r in sites.new.requests_log.snapshot() if r.path != TOKEN_PATH]
+        source_log = [r for r in sites.old.requests_log.snapshot() if r.path != TOKEN_PATH]
+        minimum = sum(minimum_target_requests(o) for o in source_orders)
+        pages = math.ceil(n / 100)
+        row(
+            f"target requests per order, v1 -> v2 ({n} orders)",
+            f"{len(target_log) / n:.2f}",
+            f"minimum {minimum / n:.2f}",
+            "= minimum",
+            len(target_log) == minimum,
+        )
+        row(
+            "source requests per order",
+            f"{len(source_log) / n:.3f} ({len(source_log)} in all)",
+            f"minimum {pages / n:.3f} ({pages} list pages)",
+            "= minimum (+1 count)",
+            len(source_log) <= pages + 1,
+        )
+        reads = sum(1 for r in target_log if r.method == "GET")
+        row("  GETs on the target during the run", str(reads), "0", "0 (no read-after-write)", reads == 0)
+    finally:
+        sites.close()
+
+
+# ---------------------------------------------------------------- 3. concurrency
+
+
+def bench_concurrency(n: int, workers: list[int], latency: float, rate_limit: float | None) -> None:
+    results: dict[int, float] = {}
+    for w in workers:
+        sites = Sites(n, latency=latency)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                report = ob.migrate(
+                    sites.source(), sites.target(), state=Path(tmp) / "s.sqlite", concurrency=w
+                )
+                elapsed = time.perf_counter() - start
+            assert report.written == n, report.summary()
+            results[w] = n / elapsed
+        finally:
+            sites.close()
+        speedup = results[w] / results[workers[0]]
+        target_met = speedup >= 0.8 * w if w <= 8 else None
+        row(
+            f"migrate {n} orders, {latency * 1000:.0f} ms latency, {w} worker(s)",
+            f"{results[w]:.1f} orders/s",
+            f"speed-up {speedup:.2f}x vs 1 worker",
+            ">= 0.8 x workers (up to 8)" if w <= 8 else "(informative)",
+            target_met,
+        )
+    if rate_limit:
+        w = max(workers)
+        sites = Sites(n, latency=latency)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                target = sites.target(rate_limit=rate_limit)
+                sites.new.requests_log.clear()
+                start = time.perf_counter()
+                ob.migrate(sites.source(), target, state=Path(tmp) / "s.sqlite", concurrency=w)
+                elapsed = time.perf_counter() - start
+            sent = sites.new.requests_log.total
+            rate = sent / elapsed
+            row(
+                f"target rate limit {rate_limit:.0f} req/s, {w} workers",
+                f"{rate:.1f} req/s",
+                f"limit {rate_limit:.0f} req/s",
+                "within 10% of the limit",
+                abs(rate - rate_limit) <= 0.1 * rate_limit,
+            )
+        finally:
+            sites.close()
+
+
+# ---------------------------------------------------------------- 4. memory
+
+
+_EXPORT = """
+import resource, sys
+from orderbridge.cli import main
+rc = main(sys.argv[1:])
+print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def export_peak_rss(server: SimServer, sim: Any, out: Path) -> tuple[float, float]:
+    creds = sim.credentials()
+    env = {**os.environ, "BENCH_SECRET": creds["client_secret"]}
+    cmd = [
+        sys.executable,
+        "-c",
+        _EXPORT,
+        "export",
+        "--from",
+        "webinone-v1",
+        "--quiet",
+        "--option",
+        f"base_url={server.url}",
+        "--option",
+        f"client_id={creds['client_id']}",
+        "--option",
+        "client_secret_env=BENCH_SECRET",
+        "--to",
+        str(out),
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    kb = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("MAXRSS_KB"))
+    return kb / 1024, elapsed
+
+
+def bench_memory(sizes: list[int]) -> None:
+    peaks: dict[int, float] = {}
+    for n in sizes:
+        sim = available_simulators()["webinone"](client_id="mem", client_secret="mem-secret")
+        sim.seed(n, seed=4)
+        with SimServer(sim) as server, tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "export.jsonl"
+            peaks[n], elapsed = export_peak_rss(server, sim, out)
+            lines = sum(1 for _ in out.open())
+        assert lines == n, (lines, n)
+        row(
+            f"export {n} orders v1 -> jsonl: peak RSS",
+            f"{peaks[n]:.1f} MiB",
+            f"{elapsed:.1f} s, {n / elapsed:.0f} orders/s",
+            "",
+            None,
+        )
+    small, large = sizes[0], sizes[-1]
+    growth = peaks[large] / peaks[small] - 1
+    row(
+        f"  peak RSS growth {small} -> {large} orders",
+        f"{growth:+.1%}",
+        f"{peaks[small]:.1f} -> {peaks[large]:.1f} MiB",
+        "<= +10%",
+        growth <= 0.10,
+    )
+
+
+# ---------------------------------------------------------------- 5. start-up
+
+
+def bench_startup(runs: int) -> None:
+    def wall(cmd: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    python = wall([sys.executable, "-c", "pass"])
+    imported = wall([sys.executable, "-c", "import orderbridge"])
+    backends = wall([sys.executable, "-m", "orderbridge.cli", "backends"])
+    row(
+        "python -c 'import orderbridge' (median)",
+        f"{imported * 1000:.0f} ms",
+        f"bare python {python * 1000:.0f} ms",
+        "",
+        None,
+    )
+    row(
+        "orderbridge backends (median)",
+        f"{backends * 1000:.0f} ms",
+        f"bare python {python * 1000:.0f} ms",
+        "",
+        None,
+    )
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, orderbridge; print(','.join(m for m in ('argparse', 'orderbridge.cli',"
+            " 'orderbridge.progress', 'orderbridge_webinone', 'orderbridge_lunasoft', 'tomllib')"
+            " if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    row(
+        "modules loaded by 'import orderbridge' that it must not load", probe or "none", "", "none", not probe
+    )
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
+    parser.add_argument("--only", help="comma-separated: translation,roundtrips,concurrency,memory,startup")
+    parser.add_argument("--json", help="also write the table as JSON to this file")
+    args = parser.parse_args()
+    only = (
+        set(args.only.split(","))
+        if args.only
+        else {"translation", "roundtrips", "concurrency", "memory", "startup"}
+    )
+    smoke = args.smoke
+    started = time.perf_counter()
+    print(
+        f"orderbridge {ob.__version__} benchmarks on Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s)"
+    )
+    if "translation" in only:
+        print("translation")
+        bench_translation(50 if smoke else 2000, 1 if smoke else 5)
+    if "roundtrips" in only:
+        print("round trips")
+        bench_roundtrips(30 if smoke else 500)
+    if "concurrency" in only:
+        print("concurrency")
+        if smoke:
+            bench_concurrency(20, [1, 4], 0.005, rate_limit=None)
+        else:
+            bench_concurrency(2000, [1, 4, 8, 16], 0.020, rate_limit=100.0)
+    if "memory" in only:
+        print("memory")
+        bench_memory([200, 1000] if smoke else [10_000, 100_000])
+    if "startup" in only:
+        print("start-up")
+        bench_startup(3 if smoke else 10)
+    print()
+    widths = [
+        max(len(r[i]) for r in [*ROWS, ("benchmark", "measured", "baseline", "target", "verdict")])
+        for i in range(5)
+    ]
+    header = ("benchmark", "measured", "baseline", "target", "verdict")
+    for line in [header, tuple("-" * w for w in widths), *ROWS]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps([dict(zip(header, r, strict=True)) for r in ROWS], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""The ``lunasoft-cart`` backend: read orders from a Lunasoft shopping cart module and add statuses.
+
+All HTTP goes through :class:`orderbridge.Transport`; translation is inherited
+from :class:`~orderbridge_lunasoft.translate.CartTranslator`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Final
+from urllib.parse import quote
+
+import orderbridge as ob
+from orderbridge_lunasoft.translate import BACKEND_NAME, CartTranslator
+
+__all__ = [
+    "API_KEY_ENV",
+    "DEFAULT_SORT",
+    "LunasoftCartBackend",
+    "format_created_on_after",
+]
+
+API_KEY_ENV: Final = "LUNASOFT_API_KEY"
+"""Environment variable read for the API key when none is passed."""
+
+DEFAULT_SORT: Final = "id"
+"""``iter_orders`` walks in ascending id order unless told otherwise (the wire's own default is ``-id``)."""
+
+_FILTERS: Final = frozenset({"sort", "id", "created_on_after", "page", "statuses"})
+
+
+def format_created_on_after(value: datetime | str) -> str:
+    """Unverified: ``created_on_after`` is sent as ISO 8601 with offset (``2015-04-27T17:34:31-06:00``)."""
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ob.ConfigurationError("created_on_after must be timezone-aware")
+    return value.isoformat(timespec="seconds")
+
+
+def _check_sort(sort: str) -> str:
+    for part in sort.split(","):
+        if part.lstrip("-") not in ("id", "created"):
+            raise ob.ConfigurationError(
+                f"sort must name id and/or created (with '-' for descending), got {sort!r}"
+            )
+    return sort
+
+
+class LunasoftCartBackend(CartTranslator, ob.Backend):
+    """A Lunasoft shopping cart module: list and get orders, add a status to an order.
+
+    ``base_url`` is the whole module URL (``https://shop.example.com/api/v1/shopping_cart``).
+    Credentials: an API key (``api_key``, else the ``LUNASOFT_API_KEY`` environment
+    variable) sent as ``<api_key_header>: <api_key_prefix> <key>`` (default
+    ``Authorization: Bearer <key>``; an empty prefix sends the bare key), or HTTP
+    Basic with ``username`` and ``password``. ``timeout``, ``max_retries``,
+    ``rate_limit`` (requests per second), ``allow_http`` and ``sleep`` go to the
+    :class:`orderbridge.Transport`; pass a ready ``transport`` instead to share one.
+    ``fetch_statuses`` (default ``True``): list pages carry no status history, so
+    ``iter_orders`` fetches each order once more to get it; ``False`` saves those
+    requests and yields orders without ``status_history``.
+    """
+
+    name: ClassVar[str] = BACKEND_NAME
+    description: ClassVar[str] = "Lunasoft shopping cart module (read orders, add statuses)"
+    capabilities: ClassVar[frozenset[str]] = frozenset({ob.Capability.READ, ob.Capability.ADD_STATUS})
+    natural_key_fields: ClassVar[tuple[str, ...]] = ("number",)
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        api_key_header: str = "Authorization",
+        api_key_prefix: str = "Bearer",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 4,
+        rate_limit: float | None = None,
+        allow_http: bool = False,
+        transport: ob.Transport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        fetch_statuses: bool = True,
+    ) -> None:
+        self.fetch_statuses = fetch_statuses
+        if transport is not None:
+            self.transport = transport
+            self._owns_transport = False
+            return
+        if not base_url:
+            raise ob.ConfigurationError("lunasoft-cart needs base_url (the whole cart module URL)")
+        if username is not None or password is not None:
+            if api_key is not None:
+                raise ob.ConfigurationError("pass either api_key or username/password, not both")
+            if not username or not password:
+                raise ob.ConfigurationError("HTTP Basic needs both username and password")
+            auth: ob.ApiKeyAuth | ob.BasicAuth = ob.BasicAuth(username, password)
+        else:
+            key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+            if not key:
+                raise ob.ConfigurationError(
+                    f"lunasoft-cart needs credentials: api_key, the {API_KEY_ENV} environment "
+                    "variable, or username and password"
+                )
+            auth = ob.ApiKeyAuth(key, header=api_key_header, prefix=api_key_prefix)
+        self.transport = ob.Transport(
+            base_url,
+            auth=auth,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit=rate_limit,
+            allow_http=allow_http,
+            sleep=sleep,
+        )
+        self._owns_transport = True
+
+    # ------------------------------------------------------------ reading
+
+    def _iter_orders(self, **filters: Any) -> Iterator[ob.Order]:
+        """Walk every order, page by page (``?page=``), in ``sort`` order (default ``id``, ascending).
+
+        Filters: ``id`` (orders with id >= it), ``created_on_after`` (an aware
+        datetime or ready text), ``sort`` (``"id"``, ``"-id"``, ``"created"``,
+        ``"-created"``, comma-joined), ``page`` (first page, default 1),
+        ``statuses`` (overrides ``fetch_statuses``).
+        """
+        unknown = set(filters) - _FILTERS
+        if unknown:
+            raise ob.ConfigurationError(
+                f"lunasoft-cart filters are {sorted(_FILTERS)}; unknown: {sorted(unknown)}"
+            )
+        params: dict[str, Any] = {"sort": _check_sort(str(filters.get("sort", DEFAULT_SORT)))}
+        if filters.get("id") is not None:
+            params["id"] = str(filters["id"])
+        if filters.get("created_on_after") is not None:
+            params["created_on_after"] = format_created_on_after(filters["created_on_after"])
+        with_statuses = bool(filters.get("statuses", self.fetch_statuses))
+        page = int(filters.get("page", 1))
+        return self._walk(params, page, with_statuses)
+
+    def _walk(self, params: dict[str, Any], page: int, with_statuses: bool) -> Iterator[ob.Order]:
+        while True:
+            answer = self.transport.get("orders", params={**params, "page": str(page)})
+            docs, next_page = self._page(answer, page)
+            for doc in docs:
+                if with_statuses:
+                    yield self._get_order(str(doc.get("id")))
+                else:
+                    yield self.to_canonical(doc)
+            if next_page is None or not docs:
+                return
+            page = next_page
+
+    def _page(self, answer: Any, page: int) -> tuple[list[Mapping[str, Any]], int | None]:
+        url = f"{self.transport.base_url}/orders"
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("orders"), list):
+            raise ob.MalformedResponse("list answer has no 'orders' list", method="GET", url=url)
+        docs = answer["orders"]
+        if not all(isinstance(d, Mapping) for d in docs):
+            raise ob.MalformedResponse("'orders' holds a non-object", method="GET", url=url)
+        next_page = answer.get("next_page", False)
+        if next_page is False or next_page is None:
+            return docs, None
+        if isinstance(next_page, str) and next_page.isdigit():
+            next_page = int(next_page)
+        if not isinstance(next_page, int) or isinstance(next_page, bool) or next_page <= page:
+            raise ob.MalformedResponse(
+                f"'next_page' must be false or a page after {page}, got {next_page!r}", method="GET", url=url
+            )
+        return docs, next_page
+
+    def _get_order(self, remote_id: str) -> ob.Order:
+        answer = self.transport.get(self._order_path(remote_id))
+        if not isinstance(answer, Mapping):
+            raise ob.MalformedResponse(
+                "order answer is not an object", method="GET", url=self._order_url(remote_id)
+            )
+        return self.to_canonical(answer)
+
+    def _find_order(self, order: ob.Order) -> ob.Order | None:
+        if order.source is not None and order.source.backend == self.name:
+            try:
+                return self._get_order(order.source.remote_id)
+            except ob.NotFound:
+                return None
+        return super()._find_order(order)
+
+    # ------------------------------------------------------------ writing
+
+    def _add_status(self, remote_id: str, change: ob.StatusChange) -> ob.Order:
+        """POST the status; ``notify_customer`` is false unless the change says true.
+
+        A status the cart refuses (its answer carries ``errors``) raises
+        :class:`orderbridge.Rejected` with the cart's messages. A POST is never
+        repeated blindly: an answer lost in transit raises :class:`orderbridge.AmbiguousWrite`.
+        """
+        body = {
+            "status": {
+                "status": change.status,
+                "notes": change.notes if change.notes is not None else "",
+                "notify_customer": change.notify_customer is True,
+            }
+        }
+        answer = self.transport.post(self._order_path(remote_id), json=body)
+        url = self._order_url(remote_id)
+        if not isinstance(answer, Mapping):
+            raise ob.MalformedResponse("status answer is not an object", method="POST", url=url)
+        errors = answer.get("errors")
+        if errors:
+            messages = [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
+            raise ob.Rejected(
+                f"the cart refused status {change.status!r}", messages=messages, method="POST", url=url,
+                status=200,
+            )  # fmt: skip
+        return self.to_canonical(answer)
+
+    # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _order_path(remote_id: str) -> str:
+        return "orders/" + quote(remote_id, safe="")
+
+    def _order_url(self, remote_id: str) -> str:
+        return f"{self.transport.base_url}/{self._order_path(remote_id)}"
+
+    def close(self) -> None:
+        """Close the transport if this backend made it."""
+        if self._owns_transport:
+            self.transport.close()
+
+    def __repr__(self) -> str:
+        return f"<LunasoftCartBackend {self.transport.base_url!r}>"

@@ -1,0 +1,1073 @@
+"""Pure translation between WebinOne order documents (v1 and v2) and the canonical order.
+
+No I/O here. One reader and one writer serve both API versions; they differ in
+key names and order (``StatusShort``/``Status``, ``TrackingURL``/``TrackingUrl``,
+``IsDeleted`` only in v2), in timestamps (v2: UTC with ``Z``; v1: naive local
+time of the site's zone) and in ``PaymentGatewayType`` (v2: a name; v1: a number).
+
+Normal form (what :func:`from_canonical` writes, and therefore what
+``from_canonical(to_canonical(doc))`` gives back for any valid ``doc``):
+
+- every key of the page, in the page's order, nested parts included; a key
+  absent from the input is written as ``null`` (absent nested parts too);
+- numbers are compared as ``Decimal`` (``0`` equals ``0.00``); amounts are
+  written as ``Decimal``, ids as JSON integers unless the input sent that id as
+  text (remembered), text ids that are not integers stay text;
+- timestamps are written as the page writes them (v2 ``...T18:47:05.068Z``,
+  v1 ``2022-01-14T09:47:37``); a timestamp sent in another spelling of the same
+  instant is written back verbatim (remembered);
+- an "empty" asset (``{"Code": null, "Cost": 0}``) means "none" and is written
+  the same way; a ``null`` asset is remembered and written as ``null``;
+- keys that are not on the page are kept and written back after the known ones.
+
+What the canonical model has no field for (``CurrencyCountry`` when it is not
+simply ``Currency/Country``, ``OrderCaseType``, a line's ``EntityType`` and
+``ModuleId``, the remembered spellings above) is kept in
+``order.extras["webinone-v2"|"webinone-v1"]`` and in the lines' and payments'
+extras under the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from typing import Any, Final
+
+from orderbridge import (
+    Address,
+    AttributeSelection,
+    Customer,
+    Discount,
+    GiftVoucher,
+    InvalidOrder,
+    Loss,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentState,
+    ShippingOption,
+    SourceRef,
+    Tax,
+)
+
+from . import wire
+
+__all__ = [
+    "V1",
+    "V2",
+    "from_canonical",
+    "losses_v1",
+    "losses_v2",
+    "reference_needs",
+    "to_canonical",
+]
+
+V2: Final = "webinone-v2"
+"""Backend name (and extras key) of the v2 admin API."""
+V1: Final = "webinone-v1"
+"""Backend name (and extras key) of the v1 legacy API."""
+
+_ZERO: Final = Decimal("0.00")
+_EMPTY: Final[Mapping[str, Any]] = {}
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_CURRENCY = re.compile(r"[A-Z]{3}\Z")
+
+V2_KEYS: Final = (
+    "Id", "AWBNumber", "CurrencyCountry", "Currency", "Country", "InvoiceDate", "InvoiceNumber",
+    "IsDeleted", "IsRecurring", "MainOrderId", "MemberId", "OrderName", "PaymentState", "StatusId",
+    "TotalCost", "CreatedDateTime", "HasSubscriptions", "HasPaidSubscription", "TrackingURL",
+    "TransactionId", "AmountPaid", "AmountPending", "OrderCaseType", "StatusShort", "Discount",
+    "GiftVoucher", "Tax", "ShippingInfo", "Member", "OrderLines", "Payments", "CustomCrmGroups",
+)  # fmt: skip
+"""Top-level keys of a v2 order document, in the page's order."""
+
+V1_KEYS: Final = (
+    "Id", "AWBNumber", "AmountPaid", "AmountPending", "CreatedDateTime", "CurrencyCountry", "Currency",
+    "Country", "HasPaidSubscription", "HasSubscriptions", "InvoiceDate", "InvoiceNumber", "IsRecurring",
+    "MainOrderId", "MemberId", "OrderCaseType", "OrderName", "PaymentState", "StatusId", "TotalCost",
+    "TrackingUrl", "TransactionId", "Status", "Member", "Discount", "GiftVoucher", "Tax",
+    "ShippingInfo", "OrderLines", "Payments", "CustomCrmGroups",
+)  # fmt: skip
+"""Top-level keys of a v1 order document, in the page's order."""
+
+LINE_KEYS: Final = (
+    "Id", "EntityType", "ProductId", "ModuleId", "ProductName", "Quantity", "TaxRate", "UnitPrice",
+    "TotalPrice", "FileName", "IsDownload", "Attributes",
+)  # fmt: skip
+V2_PAYMENT_KEYS: Final = (
+    "Id", "Amount", "AmountCaptured", "GatewayReason", "TransactionId", "Status", "PaymentType",
+    "PaymentGatewayType", "Notes", "CreatedDateTime",
+)  # fmt: skip
+V1_PAYMENT_KEYS: Final = (
+    "Id", "CreatedDateTime", "Amount", "AmountCaptured", "GatewayReason", "TransactionId", "Status",
+    "PaymentType", "PaymentGatewayType", "Notes",
+)  # fmt: skip
+
+_KNOWN = {V2: frozenset(V2_KEYS), V1: frozenset(V1_KEYS)}
+_PAYMENT_KNOWN = frozenset(V2_PAYMENT_KEYS)
+_LINE_KNOWN = frozenset(LINE_KEYS)
+_PART_KNOWN: Final = {
+    "StatusShort": frozenset({"Id", "Name"}),
+    "Status": frozenset({"Id", "Name"}),
+    "Member": frozenset({"Id", "Email", "FirstName", "LastName"}),
+    "Discount": frozenset({"Code", "Cost"}),
+    "GiftVoucher": frozenset({"Name", "Cost"}),
+    "Tax": frozenset({"Code", "Rate"}),
+    "ShippingInfo": frozenset({"Name", "Cost", "Address", "City", "State", "Zipcode", "Country"}),
+}
+_ATTR_KNOWN = frozenset({"AttributeId", "OptionsIds"})
+
+# Canonical field -> wire key, to name the wire field when the model refuses a value.
+_ORDER_FIELD_TO_WIRE: Final = {
+    "currency": "Currency",
+    "country": "Country",
+    "custom_fields": "CustomCrmGroups",
+}
+_LINE_FIELD_TO_WIRE: Final = {"quantity": "Quantity", "attributes": "Attributes"}
+_PAYMENT_FIELD_TO_WIRE: Final = {"payment_type": "PaymentType"}
+
+
+# ------------------------------------------------------------------ small readers
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _bad(where: str, key: str, expected: str, value: Any) -> InvalidOrder:
+    return InvalidOrder(f"must be {expected}, got {_kind(value)}", field=_at(where, key))
+
+
+def _str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None or type(value) is str:
+        return value
+    raise _bad(where, key, "a string or null", value)
+
+
+def _bool(obj: Mapping[str, Any], key: str, where: str) -> bool | None:
+    value = obj.get(key)
+    if value is None or type(value) is bool:
+        return value
+    raise _bad(where, key, "true, false or null", value)
+
+
+def _dec(obj: Mapping[str, Any], key: str, where: str) -> Decimal | None:
+    value: Any = obj.get(key)
+    kind = type(value)
+    if kind is Decimal:
+        if value.is_finite():
+            return value  # type: ignore[no-any-return]
+    elif kind is int:
+        return Decimal(value)
+    elif value is None:
+        return None
+    if kind is float:
+        raise InvalidOrder(
+            "must be an exact number, got a float (parse JSON with parse_float=Decimal)",
+            field=_at(where, key),
+        )
+    raise _bad(where, key, "a number or null", value)
+
+
+def _obj(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise InvalidOrder(f"must be an object or null, got {_kind(value)}", field=where)
+
+
+def _id_out(value: str | None, quoted: Any, path: str | Callable[[], str]) -> int | str | None:
+    """An id as the wire writes it: an integer, unless it is not one or was sent as text."""
+    if value is None:
+        return None
+    if quoted and (path() if callable(path) else path) in quoted:
+        return value
+    return int(value) if _INT.match(value) else value
+
+
+def _parse_time(text: str, version: str, zone: tzinfo) -> datetime:
+    result = datetime.fromisoformat(text)
+    if result.tzinfo is None:
+        if version == V2:
+            raise ValueError("has no offset (v2 timestamps are UTC with Z)")
+        result = result.replace(tzinfo=zone)
+    return result
+
+
+class _Reader:
+    """State of one document's translation: the spellings it must remember."""
+
+    __slots__ = ("ex", "nulls", "quoted", "raw", "times", "version", "zone")
+
+    def __init__(self, version: str, zone: tzinfo) -> None:
+        self.version = version
+        self.zone = zone
+        self.ex: dict[str, Any] = {}
+        self.quoted: list[str] = []
+        self.nulls: list[str] = []
+        self.raw: dict[str, Any] = {}
+        self.times: dict[str, str] = {}
+
+    def id(self, obj: Mapping[str, Any], key: str, where: str) -> str | None:
+        value = obj.get(key)
+        kind = type(value)
+        if kind is int:
+            return str(value)
+        if value is None:
+            return None
+        if kind is str:
+            if _INT.match(value):
+                self.quoted.append(_at(where, key))
+            return value  # type: ignore[no-any-return]
+        raise _bad(where, key, "an id (integer or text) or null", value)
+
+    def time(self, obj: Mapping[str, Any], key: str, where: str) -> datetime | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if type(value) is not str:
+            raise _bad(where, key, "a timestamp text or null", value)
+        try:
+            result = _parse_time(value, self.version, self.zone)
+        except ValueError as exc:
+            raise InvalidOrder(f"not a timestamp: {value!r} ({exc})", field=_at(where, key)) from None
+        normal = wire.is_normal_v2_time if self.version == V2 else wire.is_normal_v1_time
+        if not normal(value):
+            self.times[_at(where, key)] = value
+        return result
+
+    def unknown(self, obj: Mapping[str, Any], known: frozenset[str], part: str, into: dict[str, Any]) -> None:
+        if obj.keys() <= known:
+            return
+        extra = {k: v for k, v in obj.items() if k not in known}
+        into.setdefault("unknown", {})[part] = extra
+
+
+# ------------------------------------------------------------------ document -> canonical
+
+
+def to_canonical(doc: Mapping[str, Any], version: str, zone: tzinfo = UTC) -> Order:
+    """Translate a v1 or v2 order document (``version`` is ``V1`` or ``V2``) to a canonical order.
+
+    ``zone`` is the site's time zone, applied to v1's naive timestamps. Raises
+    :class:`~orderbridge.InvalidOrder` naming the order (its ``Id``, or ``"?"``)
+    and the wire field path.
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidOrder(f"expected an order object, got {_kind(doc)}", order="?")
+    raw_id = doc.get("Id")
+    label = str(raw_id) if type(raw_id) in (int, str) else "?"
+    try:
+        return _read(doc, version, zone)
+    except InvalidOrder as exc:
+        raise exc.within(order=label) from None
+
+
+def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
+    r = _Reader(version, zone)
+    ex = r.ex
+    order_id = r.id(doc, "Id", "")
+    if order_id is None:
+        raise InvalidOrder("is required", field="Id")
+    v2 = version == V2
+    status_key = "StatusShort" if v2 else "Status"
+    tracking_key = "TrackingURL" if v2 else "TrackingUrl"
+
+    currency = _str(doc, "Currency", "")
+    country = _str(doc, "Country", "")
+    currency_country = _str(doc, "CurrencyCountry", "")
+    derived = f"{currency}/{country}" if currency is not None and country is not None else None
+    if currency_country != derived:
+        ex["CurrencyCountry"] = currency_country
+    if currency is not None and not _CURRENCY.match(currency):
+        r.raw["Currency"] = currency  # a placeholder or non-ISO code: kept verbatim
+        currency = None
+    case_type = _str(doc, "OrderCaseType", "")
+    if case_type is not None:
+        ex["OrderCaseType"] = case_type
+    payment_state = _str(doc, "PaymentState", "")
+
+    # Status: the nested object wins; StatusId duplicates it.
+    status_id = r.id(doc, "StatusId", "")
+    status_doc = doc.get(status_key)
+    status: OrderStatus | None
+    if status_doc is None:
+        status = OrderStatus(remote_id=status_id) if status_id is not None else None
+        if status is not None:
+            r.nulls.append(status_key)
+    else:
+        part = _obj(status_doc, status_key)
+        nested_id = r.id(part, "Id", status_key)
+        status = OrderStatus(name=_str(part, "Name", status_key), remote_id=nested_id)
+        if status_id != nested_id:
+            r.raw["StatusId"] = doc.get("StatusId")
+        r.unknown(part, _PART_KNOWN[status_key], status_key, ex)
+
+    # Member: the nested object wins; MemberId duplicates its Id.
+    member_id = r.id(doc, "MemberId", "")
+    member_doc = doc.get("Member")
+    customer: Customer | None
+    if member_doc is None:
+        customer = Customer(remote_id=member_id) if member_id is not None else None
+        if customer is not None:
+            r.nulls.append("Member")
+    else:
+        part = _obj(member_doc, "Member")
+        nested_id = r.id(part, "Id", "Member")
+        customer = Customer(
+            remote_id=nested_id,
+            email=_str(part, "Email", "Member"),
+            first_name=_str(part, "FirstName", "Member"),
+            last_name=_str(part, "LastName", "Member"),
+        )
+        if member_id != nested_id:
+            r.raw["MemberId"] = doc.get("MemberId")
+        r.unknown(part, _PART_KNOWN["Member"], "Member", ex)
+
+    discounts: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    part_doc = doc.get("Discount")
+    if part_doc is None:
+        r.nulls.append("Discount")
+    else:
+        part = _obj(part_doc, "Discount")
+        code, cost = _str(part, "Code", "Discount"), _dec(part, "Cost", "Discount")
+        if code is not None or cost is None or cost != 0:
+            discounts = (Discount(code=code, amount=cost),)
+        r.unknown(part, _PART_KNOWN["Discount"], "Discount", ex)
+
+    vouchers: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    part_doc = doc.get("GiftVoucher")
+    if part_doc is None:
+        r.nulls.append("GiftVoucher")
+    else:
+        part = _obj(part_doc, "GiftVoucher")
+        code, cost = _str(part, "Name", "GiftVoucher"), _dec(part, "Cost", "GiftVoucher")
+        if code is not None or cost is None or cost != 0:
+            vouchers = (GiftVoucher(code=code, amount=cost),)
+        r.unknown(part, _PART_KNOWN["GiftVoucher"], "GiftVoucher", ex)
+
+    taxes: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    part_doc = doc.get("Tax")
+    if part_doc is None:
+        r.nulls.append("Tax")
+    else:
+        part = _obj(part_doc, "Tax")
+        code, rate = _str(part, "Code", "Tax"), _dec(part, "Rate", "Tax")
+        if code is not None or rate is None or rate != 0:
+            taxes = (Tax(code=code, rate=rate),)
+        r.unknown(part, _PART_KNOWN["Tax"], "Tax", ex)
+
+    shipping: ShippingOption | None = None
+    shipping_address: Address | None = None
+    part_doc = doc.get("ShippingInfo")
+    if part_doc is None:
+        r.nulls.append("ShippingInfo")
+    else:
+        part = _obj(part_doc, "ShippingInfo")
+        name, cost = _str(part, "Name", "ShippingInfo"), _dec(part, "Cost", "ShippingInfo")
+        if name is not None or cost is None or cost != 0:
+            shipping = ShippingOption(name=name, cost=cost)
+        line1 = _str(part, "Address", "ShippingInfo")
+        city = _str(part, "City", "ShippingInfo")
+        state = _str(part, "State", "ShippingInfo")
+        postal = _str(part, "Zipcode", "ShippingInfo")
+        ship_country = _str(part, "Country", "ShippingInfo")
+        if not (line1 is None and city is None and state is None and postal is None and ship_country is None):
+            shipping_address = Address(
+                line1=line1, city=city, state=state, postal_code=postal, country=ship_country
+            )
+        r.unknown(part, _PART_KNOWN["ShippingInfo"], "ShippingInfo", ex)
+
+    lines: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    lines_doc = doc.get("OrderLines")
+    if lines_doc is None:
+        r.nulls.append("OrderLines")
+    elif type(lines_doc) is list:
+        lines = tuple([_read_line(r, item, i) for i, item in enumerate(lines_doc)])
+    else:
+        raise _bad("", "OrderLines", "a list or null", lines_doc)
+
+    payments: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    payments_doc = doc.get("Payments")
+    if payments_doc is None:
+        r.nulls.append("Payments")
+    elif type(payments_doc) is list:
+        payments = tuple([_read_payment(r, item, i) for i, item in enumerate(payments_doc)])
+    else:
+        raise _bad("", "Payments", "a list or null", payments_doc)
+
+    custom: dict[str, Any] = {}
+    groups = doc.get("CustomCrmGroups")
+    if groups is None:
+        r.nulls.append("CustomCrmGroups")
+    else:
+        for group, fields in _obj(groups, "CustomCrmGroups").items():
+            custom[group] = dict(_obj(fields, f"CustomCrmGroups.{group}"))
+
+    number = r.id(doc, "InvoiceNumber", "")
+    parent = r.id(doc, "MainOrderId", "")
+    created_at = r.time(doc, "CreatedDateTime", "")
+    invoiced_at = r.time(doc, "InvoiceDate", "")
+    r.unknown(doc, _KNOWN[version], "", ex)
+    if r.quoted:
+        ex["quoted"] = r.quoted
+    if r.nulls:
+        ex["nulls"] = r.nulls
+    if r.raw:
+        ex["raw"] = r.raw
+    if r.times:
+        ex["times"] = r.times
+
+    try:
+        return Order(
+            source=SourceRef(version, order_id),
+            number=number,
+            name=_str(doc, "OrderName", ""),
+            currency=currency,
+            country=country,
+            status=status,
+            payment_state=PaymentState(payment_state) if payment_state is not None else None,
+            created_at=created_at,
+            invoiced_at=invoiced_at,
+            total=_dec(doc, "TotalCost", ""),
+            amount_paid=_dec(doc, "AmountPaid", ""),
+            amount_pending=_dec(doc, "AmountPending", ""),
+            is_recurring=_bool(doc, "IsRecurring", ""),
+            is_deleted=_bool(doc, "IsDeleted", "") if v2 else None,
+            has_subscriptions=_bool(doc, "HasSubscriptions", ""),
+            has_paid_subscription=_bool(doc, "HasPaidSubscription", ""),
+            tracking_number=_str(doc, "AWBNumber", ""),
+            tracking_url=_str(doc, tracking_key, ""),
+            transaction_id=_str(doc, "TransactionId", ""),
+            parent_order_ref=parent,
+            customer=customer,
+            shipping_address=shipping_address,
+            shipping=shipping,
+            discounts=discounts,
+            gift_vouchers=vouchers,
+            taxes=taxes,
+            lines=lines,
+            payments=payments,
+            custom_fields=custom,
+            extras={version: ex} if ex else {},
+        )
+    except InvalidOrder as exc:
+        raise _rename(exc, _ORDER_FIELD_TO_WIRE, "") from None
+
+
+def _rename(exc: InvalidOrder, names: Mapping[str, str], where: str) -> InvalidOrder:
+    """The model's error with the canonical field named as the wire names it."""
+    field = exc.field or ""
+    head, dot, tail = field.partition(".")
+    wire_name = names.get(head, head) + dot + tail
+    return InvalidOrder(exc.message, field=_at(where, wire_name) if wire_name else where or None)
+
+
+def _read_line(r: _Reader, item: Any, index: int) -> OrderLine:
+    where = f"OrderLines[{index}]"
+    line = _obj(item, where)
+    lx: dict[str, Any] = {}
+    entity = _str(line, "EntityType", where)
+    if entity is not None:
+        lx["EntityType"] = entity
+    module = line.get("ModuleId")
+    if module is not None:
+        if type(module) not in (int, str):
+            raise _bad(where, "ModuleId", "an id (integer or text) or null", module)
+        lx["ModuleId"] = module
+    quantity = _dec(line, "Quantity", where)
+    if quantity is None:
+        raise _bad(where, "Quantity", "a number", None)
+    attributes: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    attrs_doc = line.get("Attributes")
+    if attrs_doc is None:
+        lx["Attributes"] = None  # remembered: null, not []
+    elif type(attrs_doc) is list:
+        attributes = tuple(
+            [_read_attribute(r, a, f"{where}.Attributes[{i}]") for i, a in enumerate(attrs_doc)]
+        )
+    else:
+        raise _bad(where, "Attributes", "a list or null", attrs_doc)
+    r.unknown(line, _LINE_KNOWN, "", lx)
+    values: dict[str, Any] = {
+        "remote_id": r.id(line, "Id", where),
+        "product_ref": r.id(line, "ProductId", where),
+        "product_name": _str(line, "ProductName", where),
+        "quantity": quantity,
+        "unit_price": _dec(line, "UnitPrice", where),
+        "total_price": _dec(line, "TotalPrice", where),
+        "tax_rate": _dec(line, "TaxRate", where),
+        "attributes": attributes,
+        "is_download": _bool(line, "IsDownload", where),
+        "file_name": _str(line, "FileName", where),
+        "extras": {r.version: lx} if lx else {},
+    }
+    try:
+        return OrderLine(**values)
+    except InvalidOrder as exc:
+        raise _rename(exc, _LINE_FIELD_TO_WIRE, where) from None
+
+
+def _read_attribute(r: _Reader, item: Any, where: str) -> AttributeSelection:
+    attr = _obj(item, where)
+    attribute_id = r.id(attr, "AttributeId", where)
+    if attribute_id is None:
+        raise _bad(where, "AttributeId", "an id", None)
+    if not attr.keys() <= _ATTR_KNOWN:
+        unknown = ", ".join(sorted(k for k in attr if k not in _ATTR_KNOWN))
+        raise InvalidOrder(f"has keys that are not on the page: {unknown}", field=where)
+    options = attr.get("OptionsIds")
+    if type(options) is not list:
+        raise _bad(where, "OptionsIds", "a list of ids", options)
+    option_ids: list[str] = []
+    for i, option in enumerate(options):
+        if type(option) is str:
+            option_ids.append(option)
+        elif type(option) is int:
+            r.quoted.append(f"{where}.OptionsIds[{i}]#int")  # the page sends text; this one was a number
+            option_ids.append(str(option))
+        else:
+            raise _bad(where, f"OptionsIds[{i}]", "an id text", option)
+    options_out: Any = tuple(option_ids)
+    return AttributeSelection(attribute_id=attribute_id, option_ids=options_out)
+
+
+def _read_payment(r: _Reader, item: Any, index: int) -> Payment:
+    where = f"Payments[{index}]"
+    pay = _obj(item, where)
+    px: dict[str, Any] = {}
+    gateway_raw = pay.get("PaymentGatewayType")
+    gateway: str | None
+    if gateway_raw is None or type(gateway_raw) is str:
+        gateway = gateway_raw
+        if r.version == V1 and gateway is not None:
+            px["gateway_text"] = True  # v1 normally sends a number
+    elif r.version == V1 and type(gateway_raw) is int:
+        gateway = wire.gateway_from_v1(gateway_raw)
+    else:
+        raise _bad(
+            where, "PaymentGatewayType", "a gateway name" if r.version == V2 else "a number", gateway_raw
+        )
+    payment_type = _str(pay, "PaymentType", where)
+    r.unknown(pay, _PAYMENT_KNOWN, "", px)
+    values: dict[str, Any] = {
+        "remote_id": r.id(pay, "Id", where),
+        "amount": _dec(pay, "Amount", where),
+        "amount_captured": _dec(pay, "AmountCaptured", where),
+        "status": _str(pay, "Status", where),
+        "payment_type": payment_type,
+        "gateway": gateway,
+        "gateway_reason": _str(pay, "GatewayReason", where),
+        "transaction_id": _str(pay, "TransactionId", where),
+        "notes": _str(pay, "Notes", where),
+        "created_at": r.time(pay, "CreatedDateTime", where),
+        "extras": {r.version: px} if px else {},
+    }
+    try:
+        return Payment(**values)
+    except InvalidOrder as exc:
+        raise _rename(exc, _PAYMENT_FIELD_TO_WIRE, where) from None
+
+
+# ------------------------------------------------------------------ canonical -> document
+
+
+class _Writer:
+    __slots__ = ("quoted", "times", "version", "zone")
+
+    def __init__(self, version: str, zone: tzinfo, ex: Mapping[str, Any]) -> None:
+        self.version = version
+        self.zone = zone
+        self.quoted = frozenset(ex.get("quoted", ()))
+        self.times: Mapping[str, str] = ex.get("times") or _EMPTY
+
+    def time(self, value: datetime | None, path: str) -> str | None:
+        if value is None:
+            return None
+        if self.times:
+            raw = self.times.get(path)
+            if raw is not None:
+                try:
+                    if _parse_time(raw, self.version, self.zone) == value:
+                        return raw
+                except ValueError:
+                    pass
+        if self.version == V2:
+            return wire.format_v2_time(value)
+        return wire.format_v1_time(value, self.zone)
+
+
+def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, Any]:
+    """Translate a canonical order to a v1 or v2 order document in the normal form.
+
+    The order's own id (and its lines' and payments' ids) are written only when
+    the order comes from this backend (``order.source.backend == version``);
+    references (status, member, product, parent order) are written as the
+    canonical order holds them.
+    """
+    ex: Mapping[str, Any] = order.extras.get(version) or _EMPTY
+    w = _Writer(version, zone, ex)
+    quoted = w.quoted
+    own = order.source is not None and order.source.backend == version
+    nulls = frozenset(ex.get("nulls", ()))
+    raw: Mapping[str, Any] = ex.get("raw") or _EMPTY
+    v2 = version == V2
+
+    currency = order.currency if order.currency is not None else raw.get("Currency")
+    country = order.country
+    if "CurrencyCountry" in ex:
+        currency_country = ex["CurrencyCountry"]
+    else:
+        currency_country = f"{currency}/{country}" if currency is not None and country is not None else None
+
+    status = order.status
+    if "StatusId" in raw:
+        status_id = raw["StatusId"]
+    else:
+        status_id = _id_out(status.remote_id if status is not None else None, quoted, "StatusId")
+    status_key = "StatusShort" if v2 else "Status"
+    status_doc = (
+        None
+        if status is None or status_key in nulls
+        else {"Id": _id_out(status.remote_id, quoted, f"{status_key}.Id"), "Name": status.name}
+    )
+    customer = order.customer
+    if "MemberId" in raw:
+        member_id = raw["MemberId"]
+    else:
+        member_id = _id_out(customer.remote_id if customer is not None else None, quoted, "MemberId")
+    member_doc = (
+        None
+        if customer is None or "Member" in nulls
+        else {
+            "Id": _id_out(customer.remote_id, quoted, "Member.Id"),
+            "Email": customer.email,
+            "FirstName": customer.first_name,
+            "LastName": customer.last_name,
+        }
+    )
+    if "Discount" in nulls:
+        discount_doc = None
+    elif order.discounts:
+        discount_doc = {"Code": order.discounts[0].code, "Cost": order.discounts[0].amount}
+    else:
+        discount_doc = {"Code": None, "Cost": _ZERO}
+    if "GiftVoucher" in nulls:
+        voucher_doc = None
+    elif order.gift_vouchers:
+        voucher_doc = {"Name": order.gift_vouchers[0].code, "Cost": order.gift_vouchers[0].amount}
+    else:
+        voucher_doc = {"Name": None, "Cost": _ZERO}
+    if "Tax" in nulls:
+        tax_doc = None
+    elif order.taxes:
+        tax_doc = {"Code": order.taxes[0].code, "Rate": order.taxes[0].rate}
+    else:
+        tax_doc = {"Code": None, "Rate": _ZERO}
+    if "ShippingInfo" in nulls:
+        shipping_doc = None
+    else:
+        option = order.shipping
+        address = order.shipping_address or _NO_ADDRESS
+        shipping_doc = {
+            "Name": option.name if option is not None else None,
+            "Cost": option.cost if option is not None else _ZERO,
+            "Address": address.line1,
+            "City": address.city,
+            "State": address.state,
+            "Zipcode": address.postal_code,
+            "Country": address.country,
+        }
+    lines_doc = (
+        None
+        if "OrderLines" in nulls
+        else [_write_line(w, line, i, own) for i, line in enumerate(order.lines)]
+    )
+    payments_doc = (
+        None
+        if "Payments" in nulls
+        else [_write_payment(w, pay, i, own) for i, pay in enumerate(order.payments)]
+    )
+    groups_doc = None if "CustomCrmGroups" in nulls else {g: dict(f) for g, f in order.custom_fields.items()}
+    order_id = _id_out(order.source.remote_id, quoted, "Id") if own and order.source is not None else None
+    payment_state = order.payment_state.value if order.payment_state is not None else None
+    number = _id_out(order.number, quoted, "InvoiceNumber")
+    parent = _id_out(order.parent_order_ref, quoted, "MainOrderId")
+
+    doc: dict[str, Any]
+    if v2:
+        doc = {
+            "Id": order_id,
+            "AWBNumber": order.tracking_number,
+            "CurrencyCountry": currency_country,
+            "Currency": currency,
+            "Country": country,
+            "InvoiceDate": w.time(order.invoiced_at, "InvoiceDate"),
+            "InvoiceNumber": number,
+            "IsDeleted": order.is_deleted,
+            "IsRecurring": order.is_recurring,
+            "MainOrderId": parent,
+            "MemberId": member_id,
+            "OrderName": order.name,
+            "PaymentState": payment_state,
+            "StatusId": status_id,
+            "TotalCost": order.total,
+            "CreatedDateTime": w.time(order.created_at, "CreatedDateTime"),
+            "HasSubscriptions": order.has_subscriptions,
+            "HasPaidSubscription": order.has_paid_subscription,
+            "TrackingURL": order.tracking_url,
+            "TransactionId": order.transaction_id,
+            "AmountPaid": order.amount_paid,
+            "AmountPending": order.amount_pending,
+            "OrderCaseType": ex.get("OrderCaseType"),
+            "StatusShort": status_doc,
+            "Discount": discount_doc,
+            "GiftVoucher": voucher_doc,
+            "Tax": tax_doc,
+            "ShippingInfo": shipping_doc,
+            "Member": member_doc,
+            "OrderLines": lines_doc,
+            "Payments": payments_doc,
+            "CustomCrmGroups": groups_doc,
+        }
+    else:
+        doc = {
+            "Id": order_id,
+            "AWBNumber": order.tracking_number,
+            "AmountPaid": order.amount_paid,
+            "AmountPending": order.amount_pending,
+            "CreatedDateTime": w.time(order.created_at, "CreatedDateTime"),
+            "CurrencyCountry": currency_country,
+            "Currency": currency,
+            "Country": country,
+            "HasPaidSubscription": order.has_paid_subscription,
+            "HasSubscriptions": order.has_subscriptions,
+            "InvoiceDate": w.time(order.invoiced_at, "InvoiceDate"),
+            "InvoiceNumber": number,
+            "IsRecurring": order.is_recurring,
+            "MainOrderId": parent,
+            "MemberId": member_id,
+            "OrderCaseType": ex.get("OrderCaseType"),
+            "OrderName": order.name,
+            "PaymentState": payment_state,
+            "StatusId": status_id,
+            "TotalCost": order.total,
+            "TrackingUrl": order.tracking_url,
+            "TransactionId": order.transaction_id,
+            "Status": status_doc,
+            "Member": member_doc,
+            "Discount": discount_doc,
+            "GiftVoucher": voucher_doc,
+            "Tax": tax_doc,
+            "ShippingInfo": shipping_doc,
+            "OrderLines": lines_doc,
+            "Payments": payments_doc,
+            "CustomCrmGroups": groups_doc,
+        }
+    unknown = ex.get("unknown")
+    if unknown:
+        _put_back(doc, unknown)
+    return doc
+
+
+_NO_ADDRESS: Final = Address()
+
+
+def _put_back(doc: dict[str, Any], unknown: Mapping[str, Any]) -> None:
+    for part, values in unknown.items():
+        target = doc if part == "" else doc.get(part)
+        if isinstance(target, dict):
+            target.update(values)
+
+
+def _write_line(w: _Writer, line: OrderLine, index: int, own: bool) -> dict[str, Any]:
+    lx: Mapping[str, Any] = line.extras.get(w.version) or _EMPTY
+    quoted = w.quoted
+    where = f"OrderLines[{index}]" if quoted else ""
+    if "Attributes" in lx and lx["Attributes"] is None and not line.attributes:
+        attributes: list[dict[str, Any]] | None = None
+    else:
+        attributes = [
+            _write_attribute(w, a, f"{where}.Attributes[{i}]") for i, a in enumerate(line.attributes)
+        ]
+    doc = {
+        "Id": _id_out(line.remote_id, quoted, f"{where}.Id") if own else None,
+        "EntityType": lx.get("EntityType"),
+        "ProductId": _id_out(line.product_ref, quoted, f"{where}.ProductId"),
+        "ModuleId": lx.get("ModuleId"),
+        "ProductName": line.product_name,
+        "Quantity": line.quantity,
+        "TaxRate": line.tax_rate,
+        "UnitPrice": line.unit_price,
+        "TotalPrice": line.total_price,
+        "FileName": line.file_name,
+        "IsDownload": line.is_download,
+        "Attributes": attributes,
+    }
+    unknown = lx.get("unknown")
+    if unknown:
+        _put_back(doc, unknown)
+    return doc
+
+
+def _write_attribute(w: _Writer, attribute: AttributeSelection, where: str) -> dict[str, Any]:
+    quoted = w.quoted
+    options: list[Any] = list(attribute.option_ids)
+    if quoted:
+        options = [int(o) if f"{where}.OptionsIds[{i}]#int" in quoted else o for i, o in enumerate(options)]
+    return {
+        "AttributeId": _id_out(attribute.attribute_id, quoted, f"{where}.AttributeId"),
+        "OptionsIds": options,
+    }
+
+
+def _write_payment(w: _Writer, pay: Payment, index: int, own: bool) -> dict[str, Any]:
+    px: Mapping[str, Any] = pay.extras.get(w.version) or _EMPTY
+    where = f"Payments[{index}]" if (w.quoted or w.times) else ""
+    gateway: Any = pay.gateway
+    payment_type = pay.payment_type.value if pay.payment_type is not None else None
+    pay_id = _id_out(pay.remote_id, w.quoted, f"{where}.Id") if own else None
+    created = w.time(pay.created_at, f"{where}.CreatedDateTime")
+    if w.version == V2:
+        doc = {
+            "Id": pay_id,
+            "Amount": pay.amount,
+            "AmountCaptured": pay.amount_captured,
+            "GatewayReason": pay.gateway_reason,
+            "TransactionId": pay.transaction_id,
+            "Status": pay.status,
+            "PaymentType": payment_type,
+            "PaymentGatewayType": gateway,
+            "Notes": pay.notes,
+            "CreatedDateTime": created,
+        }
+    else:
+        if gateway is not None and not px.get("gateway_text"):
+            gateway = wire.gateway_to_v1(gateway)
+        doc = {
+            "Id": pay_id,
+            "CreatedDateTime": created,
+            "Amount": pay.amount,
+            "AmountCaptured": pay.amount_captured,
+            "GatewayReason": pay.gateway_reason,
+            "TransactionId": pay.transaction_id,
+            "Status": pay.status,
+            "PaymentType": payment_type,
+            "PaymentGatewayType": gateway,
+            "Notes": pay.notes,
+        }
+    unknown = px.get("unknown")
+    if unknown:
+        _put_back(doc, unknown)
+    return doc
+
+
+# ------------------------------------------------------------------ losses
+
+_MARKERS: Final = frozenset({"quoted", "nulls", "raw", "times"})
+
+
+def _common_losses(order: Order, own: str, add: Callable[[str, str], None]) -> None:
+    if order.status_history:
+        add("status_history", "WebinOne keeps only the current status")
+    if order.modified_at is not None:
+        add("modified_at", "WebinOne has no modification time")
+    if order.is_paid is not None:
+        add("is_paid", "WebinOne has no such flag (see payment_state)")
+    if order.is_fulfilled is not None:
+        add("is_fulfilled", "WebinOne has no such flag")
+    if order.billing_address is not None:
+        add("billing_address", "WebinOne orders hold no billing address")
+    if order.notes is not None:
+        add("notes", "WebinOne orders hold no notes")
+    if order.customer_note is not None:
+        add("customer_note", "WebinOne orders hold no customer note")
+    if order.number is not None and not _INT.match(order.number):
+        add("number", "InvoiceNumber is an integer on WebinOne")
+    customer = order.customer
+    if customer is not None:
+        if customer.phone is not None:
+            add("customer.phone", "a WebinOne order links a member; it holds no phone")
+        if customer.is_guest is not None:
+            add("customer.is_guest", "WebinOne has no guest flag")
+    for backend in order.extras:
+        if backend != own:
+            add(f"extras.{backend}", f"kept only for backend {backend!r}")
+    for line in order.lines:
+        for backend in line.extras:
+            if backend != own:
+                add(f"lines[].extras.{backend}", f"kept only for backend {backend!r}")
+    for pay in order.payments:
+        for backend in pay.extras:
+            if backend != own:
+                add(f"payments[].extras.{backend}", f"kept only for backend {backend!r}")
+
+
+def losses_v2(order: Order) -> tuple[Loss, ...]:
+    """Fields set in ``order`` that a write through the v2 admin API does not carry."""
+    found: dict[str, Loss] = {}
+
+    def add(field: str, reason: str) -> None:
+        if field not in found:
+            found[field] = Loss(field, reason)
+
+    _common_losses(order, V2, add)
+    server = "set by the server; not writable through the v2 API"
+    for name in (
+        "created_at", "total", "amount_paid", "amount_pending", "is_recurring", "is_deleted",
+        "has_subscriptions", "has_paid_subscription", "transaction_id",
+    ):  # fmt: skip
+        if getattr(order, name) is not None:
+            add(name, server)
+    customer = order.customer
+    if customer is not None and customer.remote_id is None and customer.email is None:
+        add("customer", "no member id or e-mail to link a member with")
+    address = order.shipping_address
+    if address is not None:
+        for name in ("first_name", "last_name", "company", "phone", "email", "line2"):
+            if getattr(address, name) is not None:
+                add(
+                    f"shipping_address.{name}", "v2 shipping holds address, city, state, zip code and country"
+                )
+    if order.shipping is not None and order.shipping.name is None and order.shipping.cost:
+        add("shipping.cost", "v2 sets a shipping option by name; this one has none")
+    _asset_losses(order.discounts, "discounts", add)
+    _asset_losses(order.gift_vouchers, "gift_vouchers", add)
+    _asset_losses(order.taxes, "taxes", add)
+    for d in order.discounts:
+        if d.kind != "code":
+            add("discounts[].kind", "v2 holds discount codes only")
+        if d.description is not None:
+            add("discounts[].description", "v2 holds a discount's code and cost only")
+    for v in order.gift_vouchers:
+        if v.is_credit_voucher is not None:
+            add("gift_vouchers[].is_credit_voucher", "v2 holds a voucher's name and cost only")
+        if v.description is not None:
+            add("gift_vouchers[].description", "v2 holds a voucher's name and cost only")
+    for t in order.taxes:
+        if t.amount is not None:
+            add("taxes[].amount", "v2 holds a tax code and rate, not an amount")
+    for line in order.lines:
+        for name, reason in _LINE_LOSSES_V2:
+            if getattr(line, name) is not None:
+                add(f"lines[].{name}", reason)
+        lx = line.extras.get(V2)
+        if lx:
+            for key in lx:
+                if key in ("EntityType", "ModuleId", "unknown"):
+                    add(f"lines[].extras.{V2}.{key}", server)
+    for pay in order.payments:
+        for name, reason in _PAYMENT_LOSSES_V2:
+            if getattr(pay, name) is not None:
+                add(f"payments[].{name}", reason)
+        px = pay.extras.get(V2)
+        if px and "unknown" in px:
+            add(f"payments[].extras.{V2}.unknown", server)
+    ex = order.extras.get(V2)
+    if ex:
+        for key in ex:
+            if key not in _MARKERS:
+                add(f"extras.{V2}.{key}", server)
+    return tuple(found.values())
+
+
+def _asset_losses(items: tuple[Any, ...], field: str, add: Callable[[str, str], None]) -> None:
+    if len(items) > 1:
+        add(f"{field}[1:]", "WebinOne holds one per order")
+    if items and items[0].code is None:
+        first = items[0]
+        value = first.rate if isinstance(first, Tax) else first.amount
+        if value:
+            add(f"{field}[0]", "v2 sets it by code/name; this one has none")
+
+
+_LINE_LOSSES_V2: Final = (
+    ("sku", "WebinOne order lines hold no SKU"),
+    ("description", "WebinOne order lines hold no description"),
+    ("is_fulfilled", "WebinOne order lines hold no fulfilment flag"),
+    ("total_price", "computed by the server"),
+    ("tax_rate", "set by the server from the product"),
+    ("file_name", "set by the server from the product"),
+    ("is_download", "set by the server from the product"),
+)
+_PAYMENT_LOSSES_V2: Final = (
+    ("amount_captured", "the v2 payment create body cannot set it"),
+    ("status", "the v2 payment create body cannot set it"),
+    ("gateway", "the v2 payment create body cannot set it"),
+    ("gateway_reason", "the v2 payment create body cannot set it"),
+    ("transaction_id", "the v2 payment create body cannot set it"),
+    ("card_type", "WebinOne payments hold no card details"),
+    ("card_last4", "WebinOne payments hold no card details"),
+    ("check_number", "WebinOne payments hold no check details"),
+    ("check_date", "WebinOne payments hold no check details"),
+)
+
+_V1_NOT_WRITABLE: Final = (
+    "total", "amount_paid", "amount_pending", "is_recurring", "is_deleted", "has_subscriptions",
+    "has_paid_subscription", "transaction_id", "shipping", "shipping_address",
+)  # fmt: skip
+
+
+def losses_v1(order: Order) -> tuple[Loss, ...]:
+    """Fields set in ``order`` that a v1 write (``PUT /api/v1/orders/{id}``) does not carry."""
+    found: dict[str, Loss] = {}
+
+    def add(field: str, reason: str) -> None:
+        if field not in found:
+            found[field] = Loss(field, reason)
+
+    _common_losses(order, V1, add)
+    reason = "the v1 API updates order fields only"
+    for name in _V1_NOT_WRITABLE:
+        if getattr(order, name) is not None:
+            add(name, reason)
+    for name in ("discounts", "gift_vouchers", "taxes", "lines", "payments", "custom_fields"):
+        if getattr(order, name):
+            add(name, reason)
+    customer = order.customer
+    if customer is not None and (customer.email or customer.first_name or customer.last_name):
+        add("customer", "v1 links a member by MemberId only")
+    ex = order.extras.get(V1)
+    if ex:
+        for key in ex:
+            if key not in _MARKERS:
+                add(f"extras.{V1}.{key}", reason)
+    return tuple(found.values())
+
+
+# ------------------------------------------------------------------ references
+
+
+def reference_needs(order: Order) -> list[tuple[str, str, str | None]]:
+    """The references a v2 write of ``order`` needs: ``(kind, value, fallback)``, in write order.
+
+    ``value`` is the source's name or code; ``fallback`` the source's own id
+    for it (used by the resolver's identity rule), when known.
+    """
+    needs: list[tuple[str, str, str | None]] = []
+    status = order.status
+    if status is not None and (status.name is not None or status.remote_id is not None):
+        value = status.name if status.name is not None else status.remote_id
+        assert value is not None
+        needs.append(("status", value, status.remote_id))
+    customer = order.customer
+    if customer is not None:
+        value = customer.remote_id if customer.remote_id is not None else customer.email
+        if value is not None:
+            needs.append(("member", value, customer.remote_id))
+    if order.discounts and order.discounts[0].code is not None:
+        needs.append(("discount", order.discounts[0].code, order.discounts[0].remote_id))
+    if order.gift_vouchers and order.gift_vouchers[0].code is not None:
+        needs.append(("gift_voucher", order.gift_vouchers[0].code, order.gift_vouchers[0].remote_id))
+    if order.shipping is not None and order.shipping.name is not None:
+        needs.append(("shipping_option", order.shipping.name, order.shipping.remote_id))
+    if order.taxes and order.taxes[0].code is not None:
+        needs.append(("tax", order.taxes[0].code, order.taxes[0].remote_id))
+    return needs

@@ -1,0 +1,184 @@
+"""Wire conventions of the WebinOne APIs that the public pages leave open.
+
+Every assumption that is not stated on the API pages lives here, in one
+constant or one small function, so that correcting it after meeting a live
+site is a one-line change. ``docs/backends/webinone.md`` lists each of them
+under "Unverified assumptions" (keep the two in step).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final
+
+from orderbridge import jsonutil
+
+__all__ = [
+    "CLIENT_ID_ENV",
+    "CLIENT_SECRET_ENV",
+    "PAGE_SIZE",
+    "TOKEN_PATH",
+    "V1_FIELDS",
+    "V1_GATEWAY_NAMES",
+    "V1_ORDERS",
+    "V2_ORDERS",
+    "custom_groups_body",
+    "format_v1_time",
+    "format_v2_time",
+    "gateway_from_v1",
+    "gateway_to_v1",
+    "is_normal_v1_time",
+    "is_normal_v2_time",
+    "is_target_id",
+    "v1_list_params",
+    "v2_list_params",
+    "where_text",
+]
+
+TOKEN_PATH: Final = "/api/v1/oauth/token"  # noqa: S105 - a path, not a secret
+"""OAuth 2.0 client-credentials token endpoint, relative to the site's origin (assumed)."""
+
+CLIENT_ID_ENV: Final = "WEBINONE_CLIENT_ID"
+"""Environment variable read when no ``client_id`` is passed."""
+
+CLIENT_SECRET_ENV: Final = "WEBINONE_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
+"""Environment variable read when no ``client_secret`` is passed."""
+
+PAGE_SIZE: Final = 100
+"""Orders per list request (the pages' samples use ``Limit: 100``; the real maximum is unknown)."""
+
+V2_ORDERS: Final = "/api/v2/admin/orders"
+"""v2 orders collection (documented)."""
+
+V1_ORDERS: Final = "/api/v1/orders"
+"""v1 orders collection (documented)."""
+
+V1_FIELDS: Final = "Status,Member,Discount,GiftVoucher,Tax,ShippingInfo,OrderLines,Payments,CustomCrmGroups"
+"""The v1 ``fields`` value asking for every nested part (the page's sample value)."""
+
+
+_ID = re.compile(r"[1-9][0-9]*\Z")
+
+
+def is_target_id(text: str) -> bool:
+    """Whether a resolved reference looks like a WebinOne id (a positive integer; assumed).
+
+    The resolver's identity rule gives an asset's code or name when the source
+    has no id for it (order documents never carry asset ids): such a value is
+    treated as unresolved before any request, not sent to fail on the server.
+    """
+    return _ID.match(text) is not None
+
+
+def where_text(where: str | Mapping[str, Any] | None) -> str | None:
+    """A caller's ``Where`` filter as JSON text; text is passed through untouched (syntax undocumented)."""
+    if where is None or isinstance(where, str):
+        return where
+    return jsonutil.dumps(dict(where))
+
+
+def v2_list_params(offset: int, limit: int, where: str | None = None) -> dict[str, Any]:
+    """Query parameters of a v2 list page (``Where``, ``Order_By``, ``Offset``, ``Limit``: assumed names)."""
+    params: dict[str, Any] = {}
+    if where is not None:
+        params["Where"] = where
+    params["Order_By"] = "Id"
+    params["Offset"] = offset
+    params["Limit"] = limit
+    return params
+
+
+def v1_list_params(
+    offset: int, limit: int, where: str | None = None, fields: str | None = V1_FIELDS
+) -> dict[str, Any]:
+    """Query parameters of a v1 list page (lower-case names, as in the page's sample)."""
+    params: dict[str, Any] = {}
+    if fields:
+        params["fields"] = fields
+    if where is not None:
+        params["where"] = where
+    params["order_by"] = "Id"
+    params["offset"] = offset
+    params["limit"] = limit
+    return params
+
+
+def custom_groups_body(groups: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The body of ``PUT .../custom-crm-groups`` ("FormSubmissionData" on the page).
+
+    Assumed: JSON of the same shape as the order's ``CustomCrmGroups``.
+    """
+    return {group: dict(fields) for group, fields in groups.items()}
+
+
+# ------------------------------------------------------------------ timestamps
+
+_V2_NORMAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
+_V1_NORMAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\Z")
+
+
+def format_v2_time(value: datetime) -> str:
+    """v2 timestamps: UTC with ``Z`` and milliseconds, as on the page (six digits when finer)."""
+    utc = value.astimezone(UTC)
+    micro = utc.microsecond
+    fraction = f"{micro // 1000:03d}" if micro % 1000 == 0 else f"{micro:06d}"
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{fraction}Z"
+    )
+
+
+def is_normal_v2_time(text: str) -> bool:
+    """Whether ``text`` is already written as :func:`format_v2_time` writes it."""
+    return _V2_NORMAL.match(text) is not None
+
+
+def format_v1_time(value: datetime, zone: tzinfo) -> str:
+    """v1 timestamps: naive local time of the site's zone, seconds precision (``2022-01-14T09:47:37``)."""
+    local = value.astimezone(zone)
+    return local.replace(tzinfo=None).isoformat()
+
+
+def is_normal_v1_time(text: str) -> bool:
+    """Whether ``text`` is already written as :func:`format_v1_time` writes it."""
+    return _V1_NORMAL.match(text) is not None
+
+
+# ------------------------------------------------------------------ payment gateways
+
+V1_GATEWAY_NAMES: Final[Mapping[int, str]] = {
+    0: "None",
+    1: "paypal",
+    2: "stripe",
+    3: "authorizenet",
+    4: "braintree",
+    5: "eway",
+    6: "square",
+}
+"""v1 ``PaymentGatewayType`` number -> gateway name as v2 writes it.
+
+Assumed: the pages show only ``0`` (a cash payment) in v1 and ``"stripe"`` in v2; ``0``
+is taken as a manual payment, ``"None"``. The other numbers are a guess.
+
+A number not in the table is kept as ``"v1:<number>"`` and written back as that number.
+"""
+
+_V1_GATEWAY_NUMBERS: Final = {name: number for number, name in V1_GATEWAY_NAMES.items()}
+_V1_RAW = re.compile(r"v1:(-?\d+)\Z")
+
+
+def gateway_from_v1(number: int) -> str:
+    """The gateway name of a v1 ``PaymentGatewayType`` number (``"v1:7"`` when unknown)."""
+    name = V1_GATEWAY_NAMES.get(number)
+    return name if name is not None else f"v1:{number}"
+
+
+def gateway_to_v1(name: str) -> int | str:
+    """The v1 number of a gateway name; a name v1 has no number for is returned as is."""
+    number = _V1_GATEWAY_NUMBERS.get(name)
+    if number is not None:
+        return number
+    raw = _V1_RAW.match(name)
+    return int(raw.group(1)) if raw else name

@@ -1,0 +1,71 @@
+"""Docs must keep up with the code: every hook, backend and command is documented."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import orderbridge as ob
+from orderbridge import hookspecs
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _hook_names() -> list[str]:
+    return [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("orderbridge_")
+    ]
+
+
+def _headings(page: Path) -> set[str]:
+    return {m.group(1).strip() for m in re.finditer(r"^#+ (.+)$", page.read_text(), re.MULTILINE)}
+
+
+@pytest.mark.parametrize("hook", _hook_names())
+def test_every_hook_is_documented(hook: str) -> None:
+    assert hook in _headings(DOCS / "hooks.md"), f"hook {hook} has no section in docs/hooks.md"
+
+
+def test_hook_list_is_not_empty() -> None:
+    assert len(_hook_names()) >= 3
+
+
+@pytest.mark.parametrize("backend", sorted(ob.available_backends()))
+def test_every_backend_has_a_docs_page(backend: str) -> None:
+    pages = list((DOCS / "backends").glob("*.md"))
+    documented = {h.strip("`") for page in pages for h in _headings(page)} | {p.stem for p in pages}
+    assert any(backend in h for h in documented), (
+        f"backend {backend} has no page or heading in docs/backends/"
+    )
+
+
+def _load_generator():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("docs_generate", DOCS / "_generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_sections_cover_the_code() -> None:
+    gen = _load_generator()
+    matrix = gen.capability_matrix()
+    for name in ob.available_backends():
+        assert f"| `{name}` |" in matrix
+    reference = gen.model_reference()
+    assert "### Order" in reference and "`unit_price`" in reference
+    cli = gen.cli_reference()
+    for command in ("backends", "convert", "migrate", "verify", "export"):
+        assert f"### orderbridge {command}" in cli
+
+
+def test_every_page_in_nav_exists() -> None:
+    nav = (DOCS.parent / "mkdocs.yml").read_text()
+    for page in re.findall(r":\s+([\w/-]+\.md)", nav):
+        assert (DOCS / page).exists(), page

@@ -1,0 +1,581 @@
+"""The webinone-v2 client against mocked HTTP: every request's method, path, query and body."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+import responses
+from orderbridge_webinone import WebinOneV2
+
+import orderbridge as ob
+
+from .conftest import BASE, V2, add_json, deep, page, real_v2_doc, sent
+
+D = Decimal
+
+
+def items(n: int, first: int = 1) -> list[dict[str, Any]]:
+    return [real_v2_doc(order_id=i) for i in range(first, first + n)]
+
+
+def q(offset: int, limit: int, **extra: str) -> dict[str, str]:
+    return {**extra, "Order_By": "Id", "Offset": str(offset), "Limit": str(limit)}
+
+
+# ------------------------------------------------------------------ reading
+
+
+@pytest.mark.parametrize(("count", "pages"), [(0, 1), (3, 1), (4, 2)])
+def test_paging_edges(mock: responses.RequestsMock, count: int, pages: int) -> None:
+    client = WebinOneV2(BASE, token="tok", page_size=3)
+    docs = items(count)
+    add_json(mock, "GET", V2, page(docs[:3], total=count))
+    if pages == 2:
+        add_json(mock, "GET", V2, page(docs[3:], total=count))
+    orders = list(client.iter_orders())
+    assert [o.source.remote_id for o in orders if o.source] == [str(d["Id"]) for d in docs]
+    expected = [("GET", "/api/v2/admin/orders", q(0, 3), None)]
+    if pages == 2:
+        expected.append(("GET", "/api/v2/admin/orders", q(3, 3), None))
+    assert sent(mock.calls) == expected
+    assert mock.calls[0].request.headers["Authorization"] == "Bearer tok"
+
+
+def test_paging_is_lazy(mock: responses.RequestsMock) -> None:
+    client = WebinOneV2(BASE, token="tok", page_size=2)
+    add_json(mock, "GET", V2, page(items(2), total=10))
+    iterator = client.iter_orders()
+    assert len(mock.calls) == 0
+    next(iterator)
+    next(iterator)
+    assert len(mock.calls) == 1
+
+
+def test_where_is_passed_through_untouched(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    add_json(mock, "GET", V2, page([]))
+    add_json(mock, "GET", V2, page([]))
+    assert list(v2.iter_orders(where='{ "StatusId" : 5 }')) == []
+    assert list(v2.iter_orders(where={"StatusId": 5})) == []
+    assert [c[2] for c in sent(mock.calls)] == [
+        q(0, 100, Where='{ "StatusId" : 5 }'),
+        q(0, 100, Where='{"StatusId":5}'),
+    ]
+    with pytest.raises(ob.ConfigurationError, match="status"):
+        list(v2.iter_orders(status=5))
+
+
+def test_get_and_count(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    add_json(mock, "GET", f"{V2}/812", real_v2_doc())
+    add_json(mock, "GET", V2, page(items(1), total=4321))
+    order = v2.get_order("812")
+    assert order.source == ob.SourceRef("webinone-v2", "812") and order.total is not None
+    assert v2.count_orders() == 4321
+    assert sent(mock.calls) == [
+        ("GET", "/api/v2/admin/orders/812", {}, None),
+        ("GET", "/api/v2/admin/orders", q(0, 1), None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(404, ob.NotFound), (400, ob.Rejected), (401, ob.AuthenticationError), (500, ob.ServerError)],
+)
+def test_error_mapping(
+    mock: responses.RequestsMock, v2: WebinOneV2, status: int, error: type[Exception]
+) -> None:
+    add_json(mock, "GET", f"{V2}/7", {"Message": "no", "Errors": ["Id: bad"]}, status=status)
+    with pytest.raises(error) as info:
+        v2.get_order("7")
+    assert info.value.status == status  # type: ignore[attr-defined]
+
+
+def test_malformed_answers(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    mock.add("GET", f"{V2}/7", body="{not json", content_type="application/json")
+    with pytest.raises(ob.MalformedResponse):
+        v2.get_order("7")
+    add_json(mock, "GET", V2, {"Items": "x"})
+    with pytest.raises(ob.MalformedResponse):
+        list(v2.iter_orders())
+    bad = real_v2_doc(TotalCost="free")
+    add_json(mock, "GET", f"{V2}/8", bad)
+    with pytest.raises(ob.InvalidOrder) as info:
+        v2.get_order("8")
+    assert (info.value.order, info.value.field) == ("812", "TotalCost")
+
+
+def test_find_order_scans_from_the_end(mock: responses.RequestsMock) -> None:
+    client = WebinOneV2(BASE, token="tok", page_size=100)
+    target = real_v2_doc(order_id=150, InvoiceNumber=77, OrderName="Wanted")
+    middle = items(100, first=101)
+    middle[49] = target
+    add_json(mock, "GET", V2, page(items(1), total=250))  # the count
+    add_json(mock, "GET", V2, page(items(50, first=201), total=250))  # last page
+    add_json(mock, "GET", V2, page(middle, total=250))
+    found = client.find_order(ob.Order(number="77", name="Wanted"))
+    assert found is not None and found.source == ob.SourceRef("webinone-v2", "150")
+    assert [c[2] for c in sent(mock.calls)] == [q(0, 1), q(200, 100), q(100, 100)]
+
+
+def test_find_order_none(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    add_json(mock, "GET", V2, page([], total=0))
+    assert v2.find_order(ob.Order(number="1", name="x")) is None
+    assert v2.find_order(ob.Order(number="1")) is None  # no natural key: no request
+    assert len(mock.calls) == 1
+
+
+# ------------------------------------------------------------------ creating
+
+
+class Journal:
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, dict[str, Any]]] = []
+
+    def record(self, step: str, detail: dict[str, Any]) -> None:
+        self.entries.append((step, detail))
+
+
+def source_order() -> ob.Order:
+    """What a source (here another v2 site) holds: 2 lines, 3 assets, 1 payment, custom fields."""
+    doc = real_v2_doc(order_id=5000)
+    doc["GiftVoucher"] = {"Name": None, "Cost": D("0.00")}
+    return WebinOneV2.to_canonical(doc)
+
+
+def state(order_id: int, lines: int = 0, payments: int = 0, **changes: Any) -> dict[str, Any]:
+    """The target's order after some steps of a create."""
+    doc = real_v2_doc(order_id=order_id, **changes)
+    doc["OrderLines"] = [dict(doc["OrderLines"][i % 2], Id=order_id + 10 + i) for i in range(lines)]
+    doc["Payments"] = [dict(doc["Payments"][0], Id=order_id + 20 + i) for i in range(payments)]
+    doc["CustomCrmGroups"] = {}
+    return doc
+
+
+def register_create(mock: responses.RequestsMock, oid: int = 900) -> None:
+    add_json(mock, "POST", V2, state(oid), status=201)
+    mock.add("PUT", f"{V2}/{oid}/custom-crm-groups", status=204)
+    add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 1), status=201)
+    add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 2), status=201)
+    add_json(mock, "PUT", f"{V2}/{oid}/discount-code", state(oid, 2))
+    add_json(mock, "PUT", f"{V2}/{oid}/shipping", state(oid, 2))
+    add_json(mock, "PUT", f"{V2}/{oid}/tax", state(oid, 2))
+    add_json(mock, "POST", f"{V2}/{oid}/payments", state(oid, 2, 1), status=201)
+
+
+EXPECTED_CREATE = [
+    (
+        "POST",
+        "/api/v2/admin/orders",
+        {},
+        {
+            "InvoiceDate": "2024-05-17T18:47:19.762Z",
+            "InvoiceNumber": 65,
+            "MemberId": 28049,
+            "OrderName": "General Payment",
+            "PaymentState": "None",
+            "StatusId": "13176",
+            "TrackingURL": "string",
+            "ShippingZipCode": "62701",
+            "ShippingState": "IL",
+            "ShippingAddress": "1 Main St",
+            "ShippingCity": "Springfield",
+            "ShippingCountry": "US",
+            "AWBNumber": "string",
+        },
+    ),
+    ("PUT", "/api/v2/admin/orders/900/custom-crm-groups", {}, {"loyalty": {"tier": "Gold", "points": 120}}),
+    (
+        "POST",
+        "/api/v2/admin/orders/900/order-lines",
+        {},
+        {
+            "ProductId": 3105,
+            "ProductName": "Plush Toy",
+            "Quantity": 2,
+            "UnitPrice": D("19.93"),
+            "Attributes": [{"AttributeId": 502, "OptionsIds": ["5022"]}],
+        },
+    ),
+    (
+        "POST",
+        "/api/v2/admin/orders/900/order-lines",
+        {},
+        {
+            "ProductId": 3103,
+            "ProductName": "T-Shirt",
+            "Quantity": 1,
+            "UnitPrice": D("22.85"),
+            "Attributes": [],
+        },
+    ),
+    ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "4001"}),
+    ("PUT", "/api/v2/admin/orders/900/shipping", {}, {"ShippingOptionId": "6001"}),
+    ("PUT", "/api/v2/admin/orders/900/tax", {}, {"TaxId": "7001"}),
+    (
+        "POST",
+        "/api/v2/admin/orders/900/payments",
+        {},
+        {
+            "OrderId": "900",
+            "Notes": "deposit",
+            "PaymentType": "Cash",
+            "Amount": D("20.00"),
+            "CreatedDateTime": "2024-05-17T18:47:19.762Z",
+        },
+    ),
+]
+
+
+def test_create_sequence(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    register_create(mock)
+    order = source_order()
+    journal = Journal()
+    result = v2.create_order(order, journal=journal)
+    calls = sent(mock.calls)
+    for got, want in zip(calls, EXPECTED_CREATE, strict=True):
+        assert got[:3] == want[:3]
+        assert got[3] == want[3], got[1]
+    # 1 order + 1 custom groups + 2 lines + 3 assets + 1 payment, and no final GET
+    assert len(calls) == 1 + 1 + len(order.lines) + 3 + len(order.payments) == v2.transport.request_count
+    assert result.source == ob.SourceRef("webinone-v2", "900")
+    assert [line.remote_id for line in result.lines] == ["910", "911"]
+    assert result.custom_fields == {"loyalty": {"tier": "Gold", "points": 120}}  # merged locally (204)
+    assert journal.entries[0] == ("order", {"order_id": "900"})
+    assert [e[0] for e in journal.entries] == [
+        "order", "custom_groups", "line", "line", "discount", "shipping_option", "tax", "payment",
+    ]  # fmt: skip
+    assert journal.entries[3] == ("line", {"index": 1, "line_id": "911"})
+
+
+def test_create_body_key_order_follows_the_page(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    register_create(mock)
+    v2.create_order(source_order())
+    keys = list(sent(mock.calls)[0][3])
+    page_order = [
+        "AWBNumber", "InvoiceDate", "InvoiceNumber", "MainOrderId", "MemberId", "OrderName", "PaymentState",
+        "StatusId", "TrackingURL", "ShippingZipCode", "ShippingState", "ShippingAddress", "ShippingCity",
+        "ShippingCountry",
+    ]  # fmt: skip
+    assert keys == [k for k in page_order if k in keys]
+
+
+def test_minimal_create_is_one_request(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    add_json(mock, "POST", V2, state(77), status=201)
+    result = v2.create_order(ob.Order(name="Bare"))
+    assert sent(mock.calls) == [("POST", "/api/v2/admin/orders", {}, {"OrderName": "Bare"})]
+    assert result.source == ob.SourceRef("webinone-v2", "77")
+
+
+def test_partial_write_when_the_second_line_fails(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    add_json(mock, "POST", V2, state(900), status=201)
+    mock.add("PUT", f"{V2}/900/custom-crm-groups", status=204)
+    add_json(mock, "POST", f"{V2}/900/order-lines", state(900, 1), status=201)
+    add_json(
+        mock, "POST", f"{V2}/900/order-lines", {"Message": "bad", "Errors": ["Quantity: no"]}, status=400
+    )
+    journal = Journal()
+    with pytest.raises(ob.PartialWrite) as info:
+        v2.create_order(source_order(), journal=journal)
+    assert info.value.written == {
+        "order_id": "900",
+        "lines": ["910"],
+        "payments": [],
+        "steps": ["order", "custom_groups", "line:0"],
+    }
+    assert isinstance(info.value.cause, ob.Rejected)
+    assert len(mock.calls) == 4
+    assert [e[0] for e in journal.entries] == ["order", "custom_groups", "line"]
+
+
+def test_ambiguous_first_post_propagates(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    mock.add("POST", V2, status=502)
+    with pytest.raises(ob.AmbiguousWrite):
+        v2.create_order(ob.Order(name="x", lines=(ob.OrderLine(product_name="p", unit_price=D(1)),)))
+    assert len(mock.calls) == 1  # never retried blindly
+
+
+def test_ambiguous_later_post_is_a_partial_write(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    add_json(mock, "POST", V2, state(900), status=201)
+    mock.add("POST", f"{V2}/900/order-lines", status=502)
+    with pytest.raises(ob.PartialWrite) as info:
+        v2.create_order(ob.Order(name="x", lines=(ob.OrderLine(product_name="p", unit_price=D(1)),)))
+    assert isinstance(info.value.cause, ob.AmbiguousWrite)
+    assert info.value.written["steps"] == ["order"]
+
+
+def test_unresolved_reference_before_any_request(mock: responses.RequestsMock) -> None:
+    resolver = ob.ReferenceResolver({"status": {"Paid": "1"}}, identity=False, use_hooks=False)
+    client = WebinOneV2(BASE, token="tok", resolver=resolver)
+    order = source_order()
+    with pytest.raises(ob.UnresolvedReference) as info:
+        client.create_order(order)
+    assert (info.value.kind, info.value.value, info.value.order) == ("member", "28049", "webinone-v2:5000")
+    with pytest.raises(ob.UnresolvedReference):
+        client.update_order("900", order)
+    assert len(mock.calls) == 0
+    plan = client.plan_references(order)
+    assert plan == {"status": "1", "member": None, "discount": None, "shipping_option": None, "tax": None}
+    assert client.unresolved_references(order) == [
+        ("member", "28049"), ("discount", "SPRING10"), ("shipping_option", "Standard"), ("tax", "GST"),
+    ]  # fmt: skip
+    assert client.references(order) == [
+        ("status", "Paid"), ("member", "28049"), ("discount", "SPRING10"),
+        ("shipping_option", "Standard"), ("tax", "GST"),
+    ]  # fmt: skip
+    assert len(mock.calls) == 0
+
+
+def test_identity_gives_no_asset_id(mock: responses.RequestsMock) -> None:
+    client = WebinOneV2(BASE, token="tok")  # default resolver: identity only
+    order = source_order()
+    assert client.plan_references(order) == {
+        "status": "13176", "member": "28049", "discount": None, "shipping_option": None, "tax": None,
+    }  # fmt: skip
+    with pytest.raises(ob.UnresolvedReference) as info:
+        client.create_order(order)
+    assert (info.value.kind, info.value.value) == ("discount", "SPRING10")
+    assert len(mock.calls) == 0
+
+
+def test_omit_policy_writes_without_unresolved_references(mock: responses.RequestsMock) -> None:
+    resolver = ob.ReferenceResolver({"status": {"Paid": "1"}}, identity=False, use_hooks=False)
+    client = WebinOneV2(BASE, token="tok", resolver=resolver, on_unresolved="omit")
+    add_json(mock, "POST", V2, state(900), status=201)
+    order = source_order().evolve(lines=(), payments=(), custom_fields={})
+    client.create_order(order)
+    assert len(mock.calls) == 1  # no asset requests: none resolved
+    body = sent(mock.calls)[0][3]
+    assert body["StatusId"] == "1" and "MemberId" not in body
+    with pytest.raises(ob.ConfigurationError):
+        WebinOneV2(BASE, token="tok", on_unresolved="ignore")
+
+
+def test_resolved_ids_are_sent(mock: responses.RequestsMock) -> None:
+    tables = {"status": {"Paid": 7}, "member": {"28049": 99}, "discount": {"SPRING10": 4001}}
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    order = source_order().evolve(lines=(), payments=(), custom_fields={}, taxes=(), shipping=None)
+    add_json(mock, "POST", V2, state(900), status=201)
+    add_json(mock, "PUT", f"{V2}/900/discount-code", state(900))
+    client.create_order(order)
+    calls = sent(mock.calls)
+    assert calls[0][3]["StatusId"] == "7" and calls[0][3]["MemberId"] == 99
+    assert calls[1] == ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "4001"})
+
+
+def test_currency_other_than_the_sites_profile_costs_one_put(
+    mock: responses.RequestsMock, v2: WebinOneV2
+) -> None:
+    add_json(mock, "POST", V2, state(900), status=201)
+    add_json(mock, "PUT", f"{V2}/900", state(900, Currency="EUR", Country="FR"))
+    v2.create_order(ob.Order(name="x", currency="EUR", country="FR"))
+    calls = sent(mock.calls)
+    assert [c[:2] for c in calls] == [("POST", "/api/v2/admin/orders"), ("PUT", "/api/v2/admin/orders/900")]
+    assert calls[1][3]["Currency"] == "EUR" and calls[1][3]["Country"] == "FR" and calls[1][3]["Id"] == 900
+
+
+# ------------------------------------------------------------------ updating and deleting
+
+
+def test_update_changes_only_what_differs(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    current = real_v2_doc(order_id=812)
+    add_json(mock, "GET", f"{V2}/812", current)
+    wanted = WebinOneV2.to_canonical(deep(current))
+    changed_line = attrs.evolve(wanted.lines[1], quantity=D(3))
+    wanted = wanted.evolve(name="Renamed", lines=(wanted.lines[0], changed_line), payments=())
+    after_put = real_v2_doc(order_id=812, OrderName="Renamed")
+    add_json(mock, "PUT", f"{V2}/812", after_put)
+    add_json(mock, "PUT", f"{V2}/order-lines/814", after_put)
+    mock.add("DELETE", f"{V2}/payments/815", status=204)
+    final = real_v2_doc(order_id=812, OrderName="Renamed", Payments=[])
+    add_json(mock, "GET", f"{V2}/812", final)
+    result = v2.update_order("812", wanted)
+    calls = sent(mock.calls)
+    assert [c[:2] for c in calls] == [
+        ("GET", "/api/v2/admin/orders/812"),
+        ("PUT", "/api/v2/admin/orders/812"),
+        ("PUT", "/api/v2/admin/orders/order-lines/814"),
+        ("DELETE", "/api/v2/admin/orders/payments/815"),
+        ("GET", "/api/v2/admin/orders/812"),  # the last answer was a 204: read the result once
+    ]
+    assert calls[1][3] == {
+        "Id": 812, "AWBNumber": "string", "Currency": "USD", "Country": "US",
+        "InvoiceDate": "2024-05-17T18:47:19.762Z", "InvoiceNumber": 65, "MemberId": 28049,
+        "OrderName": "Renamed", "PaymentState": "None", "StatusId": "13176", "TrackingURL": "string",
+        "ShippingZipCode": "62701", "ShippingState": "IL", "ShippingAddress": "1 Main St",
+        "ShippingCity": "Springfield", "ShippingCountry": "US", "MainOrderId": None,
+    }  # fmt: skip
+    assert list(calls[1][3])[:5] == ["Id", "AWBNumber", "Currency", "Country", "InvoiceDate"]
+    assert calls[2][3] == {
+        "Id": 814,
+        "ProductId": "3103",
+        "ProductName": "T-Shirt",
+        "Quantity": 3,
+        "UnitPrice": D("22.85"),
+    }
+    assert result.name == "Renamed" and result.payments == ()
+
+
+def test_update_of_an_identical_order_is_one_get(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    current = real_v2_doc(order_id=812)
+    add_json(mock, "GET", f"{V2}/812", current)
+    result = v2.update_order("812", WebinOneV2.to_canonical(deep(current)))
+    assert len(mock.calls) == 1
+    assert result == WebinOneV2.to_canonical(current)
+
+
+def test_update_assets_and_custom_groups(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    current = real_v2_doc(order_id=812)
+    add_json(mock, "GET", f"{V2}/812", current)
+    wanted = WebinOneV2.to_canonical(deep(current))
+    wanted = wanted.evolve(
+        discounts=(),
+        taxes=(ob.Tax(code="VAT"),),
+        custom_fields={"loyalty": {"tier": "Gold", "points": 130}},
+    )
+    mock.add("PUT", f"{V2}/812/custom-crm-groups", status=204)
+    add_json(mock, "PUT", f"{V2}/812/discount-code", current)
+    add_json(mock, "PUT", f"{V2}/812/tax", current)
+    v2.update_order("812", wanted)
+    assert sent(mock.calls)[1:] == [
+        ("PUT", "/api/v2/admin/orders/812/custom-crm-groups", {}, {"loyalty": {"points": 130}}),
+        ("PUT", "/api/v2/admin/orders/812/discount-code", {}, {"DiscountId": None}),
+        ("PUT", "/api/v2/admin/orders/812/tax", {}, {"TaxId": "7002"}),
+    ]
+
+
+def test_update_adds_lines_and_payments_of_a_foreign_order(
+    mock: responses.RequestsMock, v2: WebinOneV2
+) -> None:
+    current = state(812)
+    current["Discount"] = {"Code": "SPRING10", "Cost": D("10.00")}
+    add_json(mock, "GET", f"{V2}/812", current)
+    wanted = source_order().evolve(
+        source=ob.SourceRef("webinone-v1", "1"),
+        custom_fields={},
+        number="65",
+    )
+    wanted = wanted.evolve(lines=wanted.lines[:1])
+    add_json(mock, "POST", f"{V2}/812/order-lines", state(812, 1))
+    add_json(mock, "POST", f"{V2}/812/payments", state(812, 1, 1))
+    result = v2.update_order("812", wanted)
+    assert [c[:2] for c in sent(mock.calls)] == [
+        ("GET", "/api/v2/admin/orders/812"),
+        ("POST", "/api/v2/admin/orders/812/order-lines"),
+        ("POST", "/api/v2/admin/orders/812/payments"),
+    ]
+    assert len(result.lines) == 1 and len(result.payments) == 1
+
+
+def test_delete(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    mock.add("DELETE", f"{V2}/812", status=204)
+    assert v2.delete_order("812") is None
+    mock.add("DELETE", f"{V2}/813", status=404, json={"Message": "Order 813 not found"})
+    with pytest.raises(ob.NotFound):
+        v2.delete_order("813")
+    assert [c[:2] for c in sent(mock.calls)] == [
+        ("DELETE", "/api/v2/admin/orders/812"),
+        ("DELETE", "/api/v2/admin/orders/813"),
+    ]
+
+
+# ------------------------------------------------------------------ endpoint methods
+
+
+def test_small_endpoint_methods(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+    doc = real_v2_doc()
+    line = doc["OrderLines"][0]
+    add_json(mock, "GET", f"{V2}/order-lines/813", line)
+    add_json(mock, "PUT", f"{V2}/order-lines/813", doc)
+    mock.add("DELETE", f"{V2}/order-lines/813", status=204)
+    add_json(mock, "POST", f"{V2}/812/order-lines", doc)
+    add_json(mock, "PUT", f"{V2}/812/gift-voucher", doc)
+    add_json(mock, "PUT", f"{V2}/payments/815", doc)
+    mock.add("DELETE", f"{V2}/payments/815", status=204)
+    add_json(mock, "POST", f"{V2}/812/payments", doc)
+    add_json(mock, "GET", f"{V2}/812/payments", page(doc["Payments"], total=3))
+    add_json(mock, "GET", f"{V2}/812/payments", page(doc["Payments"] * 2, total=3))
+    assert v2.get_line("813") == line
+    v2.update_line("813", {"Id": 813, "ProductName": "x"})
+    v2.delete_line("813")
+    v2.add_line("812", {"ProductName": "y", "Quantity": 1, "UnitPrice": D("1.50")})
+    v2.set_gift_voucher("812", "5001")
+    v2.update_payment("815", {"Id": 815, "OrderId": "812", "Amount": D("2.00")})
+    v2.delete_payment("815")
+    v2.add_payment("812", {"OrderId": "812", "Amount": D("3.00")})
+    assert len(v2.list_payments("812")) == 3
+    assert sent(mock.calls) == [
+        ("GET", "/api/v2/admin/orders/order-lines/813", {}, None),
+        ("PUT", "/api/v2/admin/orders/order-lines/813", {}, {"Id": 813, "ProductName": "x"}),
+        ("DELETE", "/api/v2/admin/orders/order-lines/813", {}, None),
+        (
+            "POST",
+            "/api/v2/admin/orders/812/order-lines",
+            {},
+            {"ProductName": "y", "Quantity": 1, "UnitPrice": D("1.50")},
+        ),
+        ("PUT", "/api/v2/admin/orders/812/gift-voucher", {}, {"GiftVoucherId": "5001"}),
+        ("PUT", "/api/v2/admin/orders/payments/815", {}, {"Id": 815, "OrderId": "812", "Amount": D("2.00")}),
+        ("DELETE", "/api/v2/admin/orders/payments/815", {}, None),
+        ("POST", "/api/v2/admin/orders/812/payments", {}, {"OrderId": "812", "Amount": D("3.00")}),
+        ("GET", "/api/v2/admin/orders/812/payments", q(0, 100), None),
+        ("GET", "/api/v2/admin/orders/812/payments", q(1, 100), None),
+    ]
+
+
+# ------------------------------------------------------------------ credentials
+
+
+def test_oauth_token_request_and_canary_secret(
+    mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "canary-7f3a9c1e5d"
+    monkeypatch.delenv("WEBINONE_CLIENT_ID", raising=False)
+    client = WebinOneV2(BASE, client_id="app-1", client_secret=canary, sleep=lambda s: None, max_retries=1)
+    add_json(
+        mock,
+        "POST",
+        f"{BASE}/api/v1/oauth/token",
+        {"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600},
+    )
+    add_json(mock, "GET", f"{V2}/1", {"Message": f"echo {canary}"}, status=400)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ob.Rejected) as info:
+        client.get_order("1")
+    assert sent(mock.calls)[0] == (
+        "POST", "/api/v1/oauth/token", {},
+        {"grant_type": "client_credentials", "client_id": "app-1", "client_secret": canary},
+    )  # fmt: skip
+    assert mock.calls[1].request.headers["Authorization"] == "Bearer at-1"
+    shown = [
+        str(info.value),
+        repr(info.value),
+        repr(client),
+        repr(client.transport),
+        caplog.text,
+        str(vars(client)),
+    ]
+    assert not any(canary in text for text in shown)
+    mock.add("POST", f"{BASE}/api/v1/oauth/token", json={"error": f"invalid_client {canary}"}, status=401)
+    client2 = WebinOneV2(BASE, client_id="app-1", client_secret=canary)
+    with pytest.raises(ob.AuthenticationError) as info2:
+        client2.get_order("1")
+    assert canary not in str(info2.value) and canary not in repr(client2)
+
+
+def test_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEBINONE_CLIENT_ID", raising=False)
+    monkeypatch.delenv("WEBINONE_CLIENT_SECRET", raising=False)
+    with pytest.raises(ob.ConfigurationError, match="WEBINONE_CLIENT_ID"):
+        WebinOneV2(BASE)
+    monkeypatch.setenv("WEBINONE_CLIENT_ID", "env-id")
+    monkeypatch.setenv("WEBINONE_CLIENT_SECRET", "canary-env-secret")
+    client = WebinOneV2(BASE)
+    assert "canary-env-secret" not in repr(client) and "canary-env-secret" not in repr(client.transport)
+    with pytest.raises(ob.ConfigurationError, match="http"):
+        WebinOneV2("http://shop.example.com", token="t")
+    with pytest.raises(ob.ConfigurationError, match="base_url"):
+        WebinOneV2(token="t")
+    assert ob.connect("webinone-v2", base_url=BASE, token="t").name == "webinone-v2"
