@@ -115,6 +115,8 @@ def test_dry_run_writes_nothing_and_reports_plan_losses_and_references(
     assert report.planned["would create"] == 10
     assert report.unresolved == {"status": {"Shipped": 10}}
     assert report.losses == {"notes": 5}
+    assert report.to_dict()["losses"] == {"notes": {"orders": 5, "reason": "memory drops notes"}}
+    assert "notes: 5  (memory drops notes)" in report.summary()
     assert report.failed == 10
     assert all(f.kind == "unresolved-reference" for f in report.failures)
 

@@ -207,9 +207,11 @@ class _Run:
             raise UnresolvedReference(kind=kind, value=value, order=order.label, target=self.target.name)
 
     def _count_losses(self, order: Order) -> None:
-        fields = {loss.field for loss in self.target.losses(order)}
+        losses = {loss.field: loss.reason for loss in self.target.losses(order)}
         with self.lock:
-            self.report.losses.update(fields)
+            self.report.losses.update(losses.keys())
+            for field, reason in losses.items():
+                self.report.loss_reasons.setdefault(field, reason)
 
     def _write(self, order: Order, source_id: str, digest: str, state: OrderState | None) -> None:
         # A row that is not complete may have left a copy in the target.

@@ -53,6 +53,7 @@ class MigrationReport:
     planned: Counter[str] = Factory(Counter)
     failures: list[Failure] = Factory(list)
     losses: Counter[str] = Factory(Counter)
+    loss_reasons: dict[str, str] = Factory(dict)
     unresolved: dict[str, Counter[str]] = Factory(dict)
     interrupted: bool = False
     stopped_reason: str | None = None
@@ -104,7 +105,10 @@ class MigrationReport:
                 {"source_id": f.source_id, "kind": f.kind, "field": f.field, "message": f.message}
                 for f in self.failures
             ],
-            "losses": dict(self.losses.most_common()),
+            "losses": {
+                name: {"orders": count, "reason": self.loss_reasons.get(name)}
+                for name, count in self.losses.most_common()
+            },
             "unresolved_references": {k: dict(v.most_common()) for k, v in sorted(self.unresolved.items())},
             "interrupted": self.interrupted,
             "stopped_reason": self.stopped_reason,
@@ -138,8 +142,11 @@ class MigrationReport:
                 lines.append(f"    ... {self.failed - 20} more in the JSON report and the state file")
         if self.losses:
             lines.append("  fields the target cannot hold (orders affected):")
-            for name, count in self.losses.most_common(15):
-                lines.append(f"    {name}: {count}")
+            for name, count in self.losses.most_common(25):
+                reason = self.loss_reasons.get(name)
+                lines.append(f"    {name}: {count}" + (f"  ({reason})" if reason else ""))
+            if len(self.losses) > 25:
+                lines.append(f"    ... {len(self.losses) - 25} more fields in the JSON report")
         if self.unresolved:
             lines.append("  unresolved references (orders affected):")
             for kind, values in sorted(self.unresolved.items()):
