@@ -31,6 +31,8 @@
     "Paid" = 13176
 
 Secrets belong in the environment, not in the file: ``<option>_env = "VAR"``.
+Relative paths (``state``, ``report``, and backend options named ``path`` or
+``*_path``) are relative to the configuration file.
 """
 
 from __future__ import annotations
@@ -156,9 +158,18 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **over
     mode = run.get("mode", Mode.SKIP)
     if mode not in (Mode.SKIP, Mode.UPDATE):
         raise ConfigurationError(f"[run] mode must be 'skip' or 'update', not {mode!r}")
+
+    def endpoint(section: str) -> dict[str, Any]:
+        options = _resolve_env(section, data.get(section, {}))
+        # File options are relative to the configuration file, like the state file.
+        for key, value in options.items():
+            if (key == "path" or key.endswith("_path")) and isinstance(value, str):
+                options[key] = str(path_of(value))
+        return options
+
     return RunConfig(
-        source=_resolve_env("source", data.get("source", {})),
-        target=_resolve_env("target", data.get("target", {})),
+        source=endpoint("source"),
+        target=endpoint("target"),
         state=path_of(run.get("state", "orderbridge-state.sqlite")),
         report=path_of(run["report"]) if run.get("report") else None,
         workers=int(run.get("workers", 4)),
