@@ -4,12 +4,29 @@ A page marks a generated section with an HTML comment, e.g.
 ``<!-- generated: capability-matrix -->``; the text is produced here, from the
 installed code, at build time, so the docs cannot drift from it. The tests
 import the same functions.
+
+A page includes source code the same way, so that code shown in the docs is
+code that is tested (the example plugin under ``docs/examples/``)::
+
+    <!-- include: examples/orderbridge-acme/orderbridge_acme/backend.py -->
+    <!-- include: examples/orderbridge-acme/orderbridge_acme/backend.py#to_canonical -->
+    <!-- include: examples/orderbridge-acme/pyproject.toml#5-12 -->
+
+The path is relative to ``docs/``. After ``#``, either a named region, delimited
+in the source by the comment lines ``# --8<-- [start:NAME]`` and
+``# --8<-- [end:NAME]``, or a line range ``START-END`` (1-based, inclusive;
+``START-`` runs to the end). The marker, alone on its line (it may be indented,
+inside a list item), becomes a fenced code block in the file's language; region
+comment lines are left out of what is shown. A path, region or range that does
+not resolve stops the build with :class:`IncludeError`.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import typing
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -17,10 +34,38 @@ import attrs
 import orderbridge as ob
 
 MODEL_CLASSES = (
-    ob.Order, ob.OrderLine, ob.Payment, ob.Customer, ob.Address, ob.ShippingOption, ob.Discount,
-    ob.GiftVoucher, ob.Tax, ob.AttributeSelection, ob.OrderStatus, ob.StatusChange, ob.SourceRef,
+    ob.Order,
+    ob.OrderLine,
+    ob.Payment,
+    ob.Customer,
+    ob.Address,
+    ob.ShippingOption,
+    ob.Discount,
+    ob.GiftVoucher,
+    ob.Tax,
+    ob.AttributeSelection,
+    ob.OrderStatus,
+    ob.StatusChange,
+    ob.SourceRef,
 )
 _MARKER = re.compile(r"<!-- generated: ([a-z-]+) -->")
+INCLUDE = re.compile(r"^(?P<indent>[ \t]*)<!-- include: (?P<spec>\S+) -->[ \t]*$", re.MULTILINE)
+"""An include marker, alone on its line; ``spec`` is ``path[#region|#start-end]``."""
+_REGION = re.compile(r"^\s*(?:#|//|<!--)\s*--8<--\s*\[(?P<kind>start|end):(?P<name>[\w.-]+)\]")
+_RANGE = re.compile(r"(?P<start>\d+)-(?P<end>\d*)")
+DOCS_DIR = Path(__file__).resolve().parent
+LANGUAGES = {".py": "python", ".toml": "toml", ".json": "json", ".cfg": "ini", ".md": "markdown",
+             ".yml": "yaml", ".yaml": "yaml", ".sh": "sh"}  # fmt: skip
+"""Fence language by file suffix (anything else: ``text``)."""
+
+try:
+    from mkdocs.exceptions import PluginError as _BuildError
+except ImportError:  # the tests may import this module without MkDocs
+    _BuildError = Exception  # type: ignore[assignment,misc]
+
+
+class IncludeError(_BuildError):
+    """An include marker names a file, region or line range that does not exist."""
 
 
 def _type_name(tp: Any) -> str:
@@ -71,10 +116,86 @@ def cli_reference() -> str:
 
     parser = build_parser()
     out = ["```text", parser.format_help().rstrip(), "```", ""]
-    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for name, sub in subparsers.choices.items():  # type: ignore[attr-defined]
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
         out += [f"### orderbridge {name}", "", "```text", sub.format_help().rstrip(), "```", ""]
     return "\n".join(out)
+
+
+def _regions(lines: list[str], where: str) -> dict[str, tuple[int, int]]:
+    """Region name -> (first, last) 0-based line indexes of its body (marker lines excluded)."""
+    starts: dict[str, int] = {}
+    found: dict[str, tuple[int, int]] = {}
+    for i, line in enumerate(lines):
+        m = _REGION.match(line)
+        if m is None:
+            continue
+        name = m.group("name")
+        if m.group("kind") == "start":
+            if name in starts or name in found:
+                raise IncludeError(f"{where}: region {name!r} starts twice")
+            starts[name] = i + 1
+        else:
+            if name not in starts:
+                raise IncludeError(f"{where}: region {name!r} ends before it starts")
+            found[name] = (starts.pop(name), i - 1)
+    if starts:
+        raise IncludeError(f"{where}: region {sorted(starts)[0]!r} never ends")
+    return found
+
+
+def resolve_include(spec: str, docs_dir: Path = DOCS_DIR) -> tuple[Path, list[str]]:
+    """The file and the lines an include ``spec`` (``path[#region|#start-end]``) names.
+
+    Raises :class:`IncludeError` for a path outside ``docs_dir`` or missing, an
+    unknown region, or a line range outside the file.
+    """
+    rel, _, selector = spec.partition("#")
+    root = docs_dir.resolve()
+    path = (root / rel).resolve()
+    if root not in path.parents or not path.is_file():
+        raise IncludeError(f"include {spec!r}: no file {rel!r} under {root}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    regions = _regions(lines, rel)
+    if not selector:
+        first, last = 0, len(lines) - 1
+    elif (m := _RANGE.fullmatch(selector)) is not None:
+        first = int(m.group("start")) - 1
+        last = int(m.group("end")) - 1 if m.group("end") else len(lines) - 1
+        if first < 0 or last < first or last >= len(lines):
+            raise IncludeError(f"include {spec!r}: lines {selector} outside 1-{len(lines)}")
+    elif selector in regions:
+        first, last = regions[selector]
+    else:
+        known = ", ".join(sorted(regions)) or "none"
+        raise IncludeError(f"include {spec!r}: no region {selector!r} in {rel} (regions: {known})")
+    shown = [line for line in lines[first : last + 1] if not _REGION.match(line)]
+    return path, shown
+
+
+def render_include(spec: str, docs_dir: Path = DOCS_DIR, indent: str = "") -> str:
+    """A fenced code block holding what ``spec`` names, dedented, each line prefixed with ``indent``."""
+    path, lines = resolve_include(spec, docs_dir)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    margin = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
+    body = [x[margin:] for x in lines]
+    longest = max((len(run) for x in body for run in re.findall(r"`+", x)), default=0)
+    fence = "`" * max(3, longest + 1)
+    block = [f"{fence}{LANGUAGES.get(path.suffix, 'text')}", *body, fence]
+    return "\n".join(f"{indent}{x}" if x else "" for x in block)
+
+
+def include_specs(markdown: str) -> list[str]:
+    """The ``spec`` of every include marker in a page."""
+    return [m.group("spec") for m in INCLUDE.finditer(markdown)]
+
+
+def expand_includes(markdown: str, docs_dir: Path = DOCS_DIR) -> str:
+    """Replace every include marker with its fenced code block."""
+    return INCLUDE.sub(lambda m: render_include(m.group("spec"), docs_dir, m.group("indent")), markdown)
 
 
 GENERATORS = {
@@ -84,6 +205,8 @@ GENERATORS = {
 }
 
 
-def on_page_markdown(markdown: str, **_: Any) -> str:
-    """MkDocs event: replace each generated-section marker with its text."""
+def on_page_markdown(markdown: str, config: Any = None, **_: Any) -> str:
+    """MkDocs event: replace include markers with code, then generated-section markers with their text."""
+    docs_dir = Path(config["docs_dir"]) if config is not None else DOCS_DIR
+    markdown = expand_includes(markdown, docs_dir)
     return _MARKER.sub(lambda m: GENERATORS[m.group(1)](), markdown)
