@@ -158,7 +158,11 @@ def _currency(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 def _tuple_of(kind: type) -> Any:
+    only_kind = frozenset({kind})
+
     def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if type(value) is tuple and only_kind.issuperset(map(type, value)):
+            return  # the common case, tested at C speed
         if not isinstance(value, tuple):
             raise _fail(attribute, f"must be a tuple, got {type(value).__name__}")
         for i, item in enumerate(value):
@@ -171,7 +175,37 @@ def _tuple_of(kind: type) -> Any:
     return check
 
 
+# Exact-type tests settle nearly every JSON-like value at C speed, without
+# isinstance's slower walk (union types, ABCs) and without building the error
+# path of every item; whatever they do not settle (a subclass, an error) takes
+# the general, field-naming path.
+_JSON_SCALARS = frozenset({str, bool, int, type(None)})
+_CUSTOM_SCALARS = _JSON_SCALARS | {Decimal}
+_STR_ONLY = frozenset({str})
+_DICT_ONLY = frozenset({dict})
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is JSON built of exact builtin types and finite Decimals (the common case)."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return True
+    if kind is Decimal:
+        return value.is_finite()  # type: ignore[no-any-return]
+    if kind is dict:
+        if not _STR_ONLY.issuperset(map(type, value)):
+            return False
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return False
+    return _JSON_SCALARS.issuperset(map(type, items)) or all(map(_plain_json, items))
+
+
 def _extras(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is dict and _DICT_ONLY.issuperset(map(type, value.values())) and _plain_json(value):
+        return
     if not isinstance(value, Mapping):
         raise _fail(attribute, "must be a mapping of backend name to mapping")
     for backend, data in value.items():
@@ -201,6 +235,16 @@ def _check_json_value(value: Any, path: str) -> None:
 
 
 def _custom_fields(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if (
+        type(value) is dict
+        and _STR_ONLY.issuperset(map(type, value))
+        and _DICT_ONLY.issuperset(map(type, value.values()))
+        and all(
+            _STR_ONLY.issuperset(map(type, fields)) and _CUSTOM_SCALARS.issuperset(map(type, fields.values()))
+            for fields in value.values()
+        )
+    ):
+        return
     if not isinstance(value, Mapping):
         raise _fail(attribute, "must be a mapping of group -> field -> value")
     for group, fields in value.items():

@@ -121,13 +121,10 @@ _V1_NORMAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\Z")
 
 def format_v2_time(value: datetime) -> str:
     """v2 timestamps: UTC with ``Z`` and milliseconds, as on the page (six digits when finer)."""
-    utc = value.astimezone(UTC)
-    micro = utc.microsecond
-    fraction = f"{micro // 1000:03d}" if micro % 1000 == 0 else f"{micro:06d}"
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-        f"{utc.second:02d}.{fraction}Z"
-    )
+    utc = value.astimezone(UTC).replace(tzinfo=None)
+    # isoformat (C) always writes a four-digit year and, given a timespec, the fraction.
+    timespec = "milliseconds" if utc.microsecond % 1000 == 0 else "microseconds"
+    return utc.isoformat(timespec=timespec) + "Z"
 
 
 def is_normal_v2_time(text: str) -> bool:
