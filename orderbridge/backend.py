@@ -80,6 +80,9 @@ class Backend:
     """What instances can do: names from :class:`Capability`."""
     description: ClassVar[str] = ""
     """One line for ``orderbridge backends``."""
+    on_unresolved: str = "fail"
+    """What a write does with a reference it cannot resolve: ``"fail"`` the order
+    (before any request) or ``"omit"`` the reference and write the rest."""
     natural_key_fields: ClassVar[tuple[str, ...]] = ()
     """Canonical fields that identify an order on this platform besides its id
     (used to settle an ambiguous write by looking before writing again)."""

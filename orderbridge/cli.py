@@ -218,7 +218,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = connect_endpoint(config.source)
     target = connect_endpoint(config.target, config=config)
     try:
-        result = verify(source, target, str(config.state), concurrency=config.workers)
+        result = verify(
+            source, target, str(config.state), concurrency=config.workers, resolver=config.resolver()
+        )
     finally:
         source.close()
         target.close()
@@ -367,7 +369,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         report = run_migration(config)
         source = ob.connect("webinone-v1", base_url=old.url, **old_site.credentials())
         target = ob.connect("webinone-v2", base_url=new.url, **new_site.credentials())
-        result = verify(source, target, str(config.state), concurrency=args.workers)
+        result = verify(
+            source, target, str(config.state), concurrency=args.workers, resolver=config.resolver()
+        )
         print(result.summary())
         print(f"files: {workdir}")
     ok = report.ok and result.ok and report.written + report.skipped == args.orders

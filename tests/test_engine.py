@@ -198,3 +198,16 @@ def test_target_that_cannot_create_is_refused_before_reading(source: ob.Backend,
 
     with pytest.raises(ob.UnsupportedOperation):
         _run(source, ReadOnly(), tmp_path)
+
+
+def test_unresolved_references_are_reported_in_real_runs_and_omit_does_not_fail(
+    source: ob.Backend, tmp_path: Path
+) -> None:
+    target = MemoryTarget()
+    target.unresolvable = {"Shipped"}
+    target.on_unresolved = "omit"
+    plan = _run(source, target, tmp_path, dry_run=True)
+    assert plan.failed == 0 and plan.planned["would create"] == 20
+    report = _run(source, target, tmp_path)
+    assert report.written == 20 and report.unresolved == {"status": {"Shipped": 10}}
+    assert "unresolved references" in report.summary()

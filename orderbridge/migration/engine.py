@@ -183,7 +183,7 @@ class _Run:
                 self._plan_checks(order)
                 return "would update"
             assert state.target_id is not None
-            self._count_losses(order)
+            self._account(order)
             journal = _StoreJournal(self.store, source_id)
             written = self.target.update_order(state.target_id, order, journal=journal)
             self.store.mark_done(source_id, Status.UPDATED, self.target.remote_id_of(written), digest)
@@ -191,27 +191,28 @@ class _Run:
         if self.dry_run:
             self._plan_checks(order)
             return "would create"
-        self._count_losses(order)
+        self._account(order)
         self._write(order, source_id, digest, state)
         return "written"
 
     def _plan_checks(self, order: Order) -> None:
         self.target.from_canonical(order)  # a translation error shows in the plan, as it would in the run
-        self._count_losses(order)
-        unresolved = self.target.unresolved_references(order)
-        with self.lock:
-            for kind, value in unresolved:
-                self.report.add_unresolved(kind, value)
-        if unresolved:
+        unresolved = self._account(order)
+        if unresolved and self.target.on_unresolved == "fail":
             kind, value = unresolved[0]
             raise UnresolvedReference(kind=kind, value=value, order=order.label, target=self.target.name)
 
-    def _count_losses(self, order: Order) -> None:
+    def _account(self, order: Order) -> list[tuple[str, str]]:
+        """Count what the target cannot hold and which references it cannot resolve."""
         losses = {loss.field: loss.reason for loss in self.target.losses(order)}
+        unresolved = self.target.unresolved_references(order)
         with self.lock:
             self.report.losses.update(losses.keys())
             for field, reason in losses.items():
                 self.report.loss_reasons.setdefault(field, reason)
+            for kind, value in unresolved:
+                self.report.add_unresolved(kind, value)
+        return unresolved
 
     def _write(self, order: Order, source_id: str, digest: str, state: OrderState | None) -> None:
         # A row that is not complete may have left a copy in the target.

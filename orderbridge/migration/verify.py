@@ -1,8 +1,10 @@
 """Verification: read both sides through the id map and compare the canonical orders.
 
 Compared: number and name, currency, totals, status, customer, lines and
-payments. A field the target cannot hold (it is in the target's loss report
-for that order) is not compared: its absence was reported at migration time.
+payments. A field the source leaves empty may be filled in by the target
+(its default currency, say) without a mismatch. A field the target cannot
+hold (it is in the target's loss report for that order) is not compared: its
+absence was reported at migration time.
 The money and identity of an order are compared even then: a target that
 computes its own total must arrive at the source's.
 """
@@ -18,6 +20,7 @@ from orderbridge.errors import NotFound
 from orderbridge.migration.report import Mismatch, VerifyReport
 from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore
 from orderbridge.model import Order
+from orderbridge.references import ReferenceResolver
 
 __all__ = ["compare_orders", "verify"]
 
@@ -26,7 +29,7 @@ _LINE_FIELDS = ("product_name", "product_ref", "quantity", "unit_price", "total_
 _PAYMENT_FIELDS = ("amount", "payment_type", "created_at")
 _CUSTOMER_FIELDS = ("email", "first_name", "last_name")
 ALWAYS_COMPARED = frozenset(
-    {"number", "total", "lines", "lines[].quantity", "lines[].unit_price", "payments", "payments[].amount"}
+    {"number", "total", "lines", "lines[].quantity", "lines[].unit_price", "payments[].amount"}
 )
 """Compared whatever the loss report says."""
 
@@ -36,22 +39,33 @@ def _text(value: Any) -> str:
 
 
 def compare_orders(
-    source: Order, target: Order, skip: frozenset[str] = frozenset()
+    source: Order, target: Order, skip: frozenset[str] = frozenset(), *, status_id: str | None = None
 ) -> list[tuple[str, Any, Any]]:
     """Differences ``(field, source value, target value)`` between two canonical orders.
 
     ``skip`` holds canonical field paths the target cannot hold (``"lines[].sku"`` style).
+    ``status_id``, when given, is the target status id the source's status maps to
+    (names may differ between platforms); otherwise status names are compared.
     """
     diffs: list[tuple[str, Any, Any]] = []
     skip = skip - ALWAYS_COMPARED
 
     def check(path: str, pattern: str, a: Any, b: Any) -> None:
-        if pattern not in skip and a != b:
+        # A value the source never had may be filled by the target (its currency, say).
+        if pattern not in skip and a != b and (a is not None or pattern in ALWAYS_COMPARED):
             diffs.append((path, a, b))
 
     for name in _ORDER_FIELDS:
         check(name, name, getattr(source, name), getattr(target, name))
-    check("status.name", "status", source.status and source.status.name, target.status and target.status.name)
+    if status_id is not None:
+        check("status", "status", status_id, target.status and target.status.remote_id)
+    else:
+        check(
+            "status.name",
+            "status",
+            source.status and source.status.name,
+            target.status and target.status.name,
+        )
     for name in _CUSTOMER_FIELDS:
         check(
             f"customer.{name}",
@@ -63,7 +77,8 @@ def compare_orders(
     for i, (a, b) in enumerate(zip(source.lines, target.lines, strict=False)):
         for name in _LINE_FIELDS:
             check(f"lines[{i}].{name}", f"lines[].{name}", getattr(a, name), getattr(b, name))
-    check("payments.count", "payments", len(source.payments), len(target.payments))
+    # A source payment the target cannot take at all is in the loss report as "payments[]".
+    check("payments.count", "payments[]", len(source.payments), len(target.payments))
     for i, (pa, pb) in enumerate(zip(source.payments, target.payments, strict=False)):
         for name in _PAYMENT_FIELDS:
             check(f"payments[{i}].{name}", f"payments[].{name}", getattr(pa, name), getattr(pb, name))
@@ -77,8 +92,13 @@ def verify(
     *,
     concurrency: int = 4,
     progress: Callable[[int], None] | None = None,
+    resolver: ReferenceResolver | None = None,
 ) -> VerifyReport:
-    """Compare every migrated order with its copy in the target; returns the findings."""
+    """Compare every migrated order with its copy in the target; returns the findings.
+
+    With the run's ``resolver``, statuses are compared by the target id the
+    source's status maps to, so a mapped rename ("Complete" -> "Completed") is no mismatch.
+    """
     store: Any = SQLiteStateStore(state) if isinstance(state, str) else state
     report = VerifyReport(source=source.name, target=target.name)
 
@@ -90,7 +110,16 @@ def verify(
         except NotFound:
             return row, None
         skip = frozenset(loss.field for loss in target.losses(original))
-        return row, compare_orders(original, copy, skip)
+        status_id = None
+        if resolver is not None and original.status is not None and original.status.name is not None:
+            status_id = resolver.lookup(
+                "status",
+                original.status.name,
+                order=original,
+                target=target,
+                fallback=original.status.remote_id,
+            )
+        return row, compare_orders(original, copy, skip, status_id=status_id)
 
     def rows() -> Iterator[OrderState]:
         yield from store.iter_done()

@@ -530,7 +530,7 @@ class WebinOneV2(_WebinOne):
             w.lines.append(line_id)
             w.note(f"line:{i}", {"index": i, "line_id": line_id})
         self._write_assets(w, order, refs, None)
-        for i, payment in enumerate(order.payments):
+        for i, payment in enumerate(tr.writable_payments(order)):
             before = _ids(w.doc.get("Payments"))
             w.doc = self.add_payment(w.order_id, self.payment_create_body(w.order_id, payment))
             payment_id = _new_id(before, _ids(w.doc.get("Payments")))
@@ -617,7 +617,7 @@ class WebinOneV2(_WebinOne):
         if _assets(order) != _assets(current):
             self._write_assets(w, order, refs, current)
             w.stale = False
-        pays, extra_current_p, extra_wanted_p = _match(order.payments, current.payments, own)
+        pays, extra_current_p, extra_wanted_p = _match(tr.writable_payments(order), current.payments, own)
         for payment in extra_current_p:
             self.delete_payment(str(payment.remote_id))
             w.stale = True

@@ -910,6 +910,11 @@ def _common_losses(order: Order, own: str, add: Callable[[str, str], None]) -> N
                 add(f"payments[].extras.{backend}", f"kept only for backend {backend!r}")
 
 
+def writable_payments(order: Order) -> tuple[Payment, ...]:
+    """The payments a v2 site can take: the payment create body requires an ``Amount``."""
+    return tuple(pay for pay in order.payments if pay.amount is not None)
+
+
 def losses_v2(order: Order) -> tuple[Loss, ...]:
     """Fields set in ``order`` that a write through the v2 admin API does not carry."""
     found: dict[str, Loss] = {}
@@ -964,6 +969,9 @@ def losses_v2(order: Order) -> tuple[Loss, ...]:
                 if key in ("EntityType", "ModuleId", "unknown"):
                     add(f"lines[].extras.{V2}.{key}", server)
     for pay in order.payments:
+        if pay.amount is None:
+            add("payments[]", "a v2 payment needs an amount: a payment without one is not written")
+            continue
         for name, reason in _PAYMENT_LOSSES_V2:
             if getattr(pay, name) is not None:
                 add(f"payments[].{name}", reason)
