@@ -98,3 +98,18 @@ class MemoryTarget(ob.Backend):
 
     def copies(self, number: str) -> int:
         return sum(1 for o in self.orders.values() if o.number == number)
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps; records every sleep."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now

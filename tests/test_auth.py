@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,34 +17,17 @@ from orderbridge import errors
 from orderbridge.auth import ApiKeyAuth, BasicAuth, BearerToken, OAuthClientCredentials
 from orderbridge.transport import Transport
 
+from .fakes import FakeTime
+
 BASE = "https://site.webinone.example"
 TOKEN_URL = f"{BASE}/api/v1/oauth/token"
 SECRET = "canary-s3cr3t-XYZ"
 TOKEN = "canary-t0ken-ABC"
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+    return FakeTime(now=0.0)
 
 
 def oauth(fake: FakeTime, **kw: Any) -> tuple[OAuthClientCredentials, Transport]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from decimal import Decimal
 from http.client import RemoteDisconnected
 from typing import Any
@@ -17,35 +16,16 @@ from orderbridge import errors
 from orderbridge.auth import BearerToken
 from orderbridge.transport import RequestRecord, Transport
 
+from .fakes import FakeTime
+
 BASE = "https://shop.example.com"
 # 2024-01-01T00:00:00Z as the fake wall clock.
 NOW = 1704067200.0
 
 
-class FakeTime:
-    """A clock that only moves when someone sleeps; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+    return FakeTime(now=1000.0)
 
 
 def make(fake: FakeTime, base: str = BASE, **kw: Any) -> Transport:
