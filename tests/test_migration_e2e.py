@@ -274,3 +274,37 @@ def test_cart_to_v2_keeps_what_v2_holds_and_reports_the_rest(tmp_path: Path) -> 
             assert copy.status is not None and original.status is not None
             expected = "Completed" if original.status.name == "Complete" else original.status.name
             assert copy.status.name == expected
+
+
+def test_ctrl_c_finishes_in_flight_orders_and_says_how_to_resume(tmp_path: Path) -> None:
+    import signal
+
+    sites = Sites(120, seed=9)
+    try:
+        sites.new_server.faults = Faults(latency=0.02, exempt_paths=frozenset({TOKEN_PATH}))
+        config = sites.write_config(tmp_path / "run.toml", workers=4)
+        command = [sys.executable, "-m", "orderbridge.cli", "migrate", "--config", str(config)]
+        proc = subprocess.Popen(
+            command, env=sites.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 30
+        while sites.new.order_count() < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out + err
+        assert "interrupted" in out and f"orderbridge migrate --config {config}" in err
+        assert "Traceback" not in err
+        from orderbridge.migration import SQLiteStateStore
+
+        store = SQLiteStateStore(tmp_path / "state.sqlite")
+        assert store.counts().get("pending", 0) == 0  # orders in flight were finished, not abandoned
+        done = store.counts()["written"]
+        store.close()
+        assert 0 < done < 120 and sites.new.order_count() == done
+        sites.new_server.faults = Faults()
+        rerun = subprocess.run(command, env=sites.env(), capture_output=True, text=True, check=False)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert sites.new.order_count() == 120
+    finally:
+        sites.close()
