@@ -308,3 +308,30 @@ def test_ctrl_c_finishes_in_flight_orders_and_says_how_to_resume(tmp_path: Path)
         assert sites.new.order_count() == 120
     finally:
         sites.close()
+
+
+def test_canary_secret_never_reaches_report_state_or_logs(
+    sites: Sites, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    canary = "canary-migration-s3cret-7f3a"
+    caplog.set_level(logging.DEBUG)
+    resolver = ob.ReferenceResolver(sites.tables())
+    target = ob.connect(
+        "webinone-v2", base_url=sites.new_server.url, client_id="new", client_secret=canary, resolver=resolver
+    )
+    state = tmp_path / "state.sqlite"
+    report = ob.migrate(sites.source(), target, state=state, concurrency=2)
+    # a refused credential stops the run at once instead of failing every order
+    assert 1 <= report.failed <= 5 and report.read < 60, report.summary()
+    assert report.stopped_reason is not None and "refused the credentials" in report.stopped_reason
+    report.write_json(tmp_path / "report.json")
+    texts = [
+        report.summary(),
+        (tmp_path / "report.json").read_text(),
+        state.read_bytes().decode("utf-8", "replace"),
+        repr(target),
+        *(record.getMessage() for record in caplog.records),
+    ]
+    assert not [t for t in texts if canary in t]

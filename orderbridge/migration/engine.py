@@ -38,6 +38,7 @@ from orderbridge.backend import Backend, Capability
 from orderbridge.converters import order_to_dict
 from orderbridge.errors import (
     AmbiguousWrite,
+    AuthenticationError,
     ConfigurationError,
     InvalidOrder,
     NotFound,
@@ -278,9 +279,22 @@ class _Run:
         log.info("order %s failed: %s", source_id, message)
         with self.lock:
             self.report.add_failure(Failure(source_id=source_id, message=message, field=field, kind=kind))
+            cause = exc.cause if isinstance(exc, PartialWrite) else exc
+            if isinstance(cause, AuthenticationError) and self.report.stopped_reason is None:
+                # Every other order would fail the same way: stop and say so.
+                self.report.stopped_reason = (
+                    f"the {self._side(cause)} refused the credentials: {cause.message}"
+                )
+                self.stop.set()
             if self.max_failures is not None and self.report.failed >= self.max_failures:
                 self.report.stopped_reason = f"{self.report.failed} failures reached --max-failures"
                 self.stop.set()
+
+    def _side(self, error: TransportError) -> str:
+        target_url = getattr(getattr(self.target, "transport", None), "base_url", None)
+        if target_url and error.url and error.url.startswith(str(target_url)):
+            return f"target ({self.target.name})"
+        return "source or target"
 
     def fail_unreadable(self, error: InvalidOrder) -> None:
         """A source document that could not even be translated."""
