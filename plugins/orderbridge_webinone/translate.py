@@ -270,6 +270,26 @@ def to_canonical(doc: Mapping[str, Any], version: str, zone: tzinfo = UTC) -> Or
         raise exc.within(order=label) from None
 
 
+def _read_asset(
+    doc: Mapping[str, Any], key: str, code_key: str, amount_key: str, r: _Reader
+) -> tuple[str | None, Decimal | None] | None:
+    """An asset part (``Discount``, ``GiftVoucher``, ``Tax``) as (code, amount), or ``None`` for none.
+
+    ``null`` is remembered so that it is written back as ``null``; ``{"Code": null, "Cost": 0}``
+    is the site's way of saying "no asset".
+    """
+    part_doc = doc.get(key)
+    if part_doc is None:
+        r.nulls.append(key)
+        return None
+    part = _obj(part_doc, key)
+    code, amount = _str(part, code_key, key), _dec(part, amount_key, key)
+    r.unknown(part, _PART_KNOWN[key], key, r.ex)
+    if code is None and amount is not None and amount == 0:
+        return None
+    return code, amount
+
+
 def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
     r = _Reader(version, zone)
     ex = r.ex
@@ -331,38 +351,12 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
             r.raw["MemberId"] = doc.get("MemberId")
         r.unknown(part, _PART_KNOWN["Member"], "Member", ex)
 
-    discounts: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
-    part_doc = doc.get("Discount")
-    if part_doc is None:
-        r.nulls.append("Discount")
-    else:
-        part = _obj(part_doc, "Discount")
-        code, cost = _str(part, "Code", "Discount"), _dec(part, "Cost", "Discount")
-        if code is not None or cost is None or cost != 0:
-            discounts = (Discount(code=code, amount=cost),)
-        r.unknown(part, _PART_KNOWN["Discount"], "Discount", ex)
-
-    vouchers: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
-    part_doc = doc.get("GiftVoucher")
-    if part_doc is None:
-        r.nulls.append("GiftVoucher")
-    else:
-        part = _obj(part_doc, "GiftVoucher")
-        code, cost = _str(part, "Name", "GiftVoucher"), _dec(part, "Cost", "GiftVoucher")
-        if code is not None or cost is None or cost != 0:
-            vouchers = (GiftVoucher(code=code, amount=cost),)
-        r.unknown(part, _PART_KNOWN["GiftVoucher"], "GiftVoucher", ex)
-
-    taxes: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
-    part_doc = doc.get("Tax")
-    if part_doc is None:
-        r.nulls.append("Tax")
-    else:
-        part = _obj(part_doc, "Tax")
-        code, rate = _str(part, "Code", "Tax"), _dec(part, "Rate", "Tax")
-        if code is not None or rate is None or rate != 0:
-            taxes = (Tax(code=code, rate=rate),)
-        r.unknown(part, _PART_KNOWN["Tax"], "Tax", ex)
+    discount = _read_asset(doc, "Discount", "Code", "Cost", r)
+    discounts = (Discount(code=discount[0], amount=discount[1]),) if discount else ()
+    voucher = _read_asset(doc, "GiftVoucher", "Name", "Cost", r)
+    vouchers = (GiftVoucher(code=voucher[0], amount=voucher[1]),) if voucher else ()
+    tax = _read_asset(doc, "Tax", "Code", "Rate", r)
+    taxes = (Tax(code=tax[0], rate=tax[1]),) if tax else ()
 
     shipping: ShippingOption | None = None
     shipping_address: Address | None = None
@@ -385,7 +379,7 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
             )
         r.unknown(part, _PART_KNOWN["ShippingInfo"], "ShippingInfo", ex)
 
-    lines: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    lines: tuple[OrderLine, ...] = ()
     lines_doc = doc.get("OrderLines")
     if lines_doc is None:
         r.nulls.append("OrderLines")
@@ -394,7 +388,7 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
     else:
         raise _bad("", "OrderLines", "a list or null", lines_doc)
 
-    payments: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    payments: tuple[Payment, ...] = ()
     payments_doc = doc.get("Payments")
     if payments_doc is None:
         r.nulls.append("Payments")
@@ -485,7 +479,7 @@ def _read_line(r: _Reader, item: Any, index: int) -> OrderLine:
     quantity = _dec(line, "Quantity", where)
     if quantity is None:
         raise _bad(where, "Quantity", "a number", None)
-    attributes: Any = ()  # tuple; Any because attrs' converter=tuple confuses mypy
+    attributes: tuple[AttributeSelection, ...] = ()
     attrs_doc = line.get("Attributes")
     if attrs_doc is None:
         lx["Attributes"] = None  # remembered: null, not []
