@@ -85,3 +85,32 @@ def test_console_script_runs_from_stdin() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["number"] == "7"
+
+
+def test_export_streams_a_backend_to_jsonl_and_reports_bad_orders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = [
+        ob.order_to_json(ob.Order(source=ob.SourceRef("webinone-v1", str(i)), number=str(i))) for i in (1, 2)
+    ]
+    (tmp_path / "in.jsonl").write_text(
+        good[0] + "\n" + '{"schema_version": 1, "total": "ten"}\n' + good[1] + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    code = main(
+        [
+            "export",
+            "--from",
+            "jsonl",
+            "--option",
+            f"path={tmp_path / 'in.jsonl'}",
+            "--to",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 1  # one bad order was skipped, and the exit status says so
+    captured = capsys.readouterr()
+    assert "exported 2 order(s)" in captured.out and "1 bad order(s) skipped" in captured.out
+    assert "field total" in captured.err
+    assert [ob.order_from_json(line).number for line in out.read_text().splitlines()] == ["1", "2"]
