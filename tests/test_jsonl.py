@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,7 +57,11 @@ def test_reading_streams_without_holding_the_file(tmp_path: Path) -> None:
     for i in range(50):
         backend.create_order(_order(i))
     iterator = backend.iter_orders()
-    assert next(iterator).number == "0"  # a generator: nothing read beyond what is asked
+    assert inspect.isgenerator(iterator)  # lazy: lines are read as they are asked for
+    assert next(iterator).number == "0"
+    # the file is read line by line: a line appended now is still seen by this iterator
+    backend.create_order(_order(50))
+    assert [o.number for o in iterator][-1] == "50"
 
 
 def test_filters_are_refused(tmp_path: Path) -> None:

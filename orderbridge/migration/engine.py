@@ -136,9 +136,6 @@ class _NullStore:
     def get(self, source_id: str) -> OrderState | None:
         return None
 
-    def iter_pending(self) -> Iterator[OrderState]:
-        return iter(())
-
     def close(self) -> None:
         return None
 

@@ -270,6 +270,21 @@ def to_canonical(doc: Mapping[str, Any], version: str, zone: tzinfo = UTC) -> Or
         raise exc.within(order=label) from None
 
 
+def _write_asset(
+    nulls: frozenset[str],
+    key: str,
+    code_key: str,
+    amount_key: str,
+    asset: tuple[str | None, Decimal | None] | None,
+) -> dict[str, Any] | None:
+    """The wire part of an asset: ``null`` if the document had ``null``, the site's "none" form if absent."""
+    if key in nulls:
+        return None
+    if asset is None:
+        return {code_key: None, amount_key: _ZERO}
+    return {code_key: asset[0], amount_key: asset[1]}
+
+
 def _read_asset(
     doc: Mapping[str, Any], key: str, code_key: str, amount_key: str, r: _Reader
 ) -> tuple[str | None, Decimal | None] | None:
@@ -647,24 +662,14 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
             "LastName": customer.last_name,
         }
     )
-    if "Discount" in nulls:
-        discount_doc = None
-    elif order.discounts:
-        discount_doc = {"Code": order.discounts[0].code, "Cost": order.discounts[0].amount}
-    else:
-        discount_doc = {"Code": None, "Cost": _ZERO}
-    if "GiftVoucher" in nulls:
-        voucher_doc = None
-    elif order.gift_vouchers:
-        voucher_doc = {"Name": order.gift_vouchers[0].code, "Cost": order.gift_vouchers[0].amount}
-    else:
-        voucher_doc = {"Name": None, "Cost": _ZERO}
-    if "Tax" in nulls:
-        tax_doc = None
-    elif order.taxes:
-        tax_doc = {"Code": order.taxes[0].code, "Rate": order.taxes[0].rate}
-    else:
-        tax_doc = {"Code": None, "Rate": _ZERO}
+    discount, voucher, tax = (
+        (order.discounts[0].code, order.discounts[0].amount) if order.discounts else None,
+        (order.gift_vouchers[0].code, order.gift_vouchers[0].amount) if order.gift_vouchers else None,
+        (order.taxes[0].code, order.taxes[0].rate) if order.taxes else None,
+    )
+    discount_doc = _write_asset(nulls, "Discount", "Code", "Cost", discount)
+    voucher_doc = _write_asset(nulls, "GiftVoucher", "Name", "Cost", voucher)
+    tax_doc = _write_asset(nulls, "Tax", "Code", "Rate", tax)
     if "ShippingInfo" in nulls:
         shipping_doc = None
     else:
