@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderbridge.auth import ApiKeyAuth, BasicAuth, BearerToken, OAuthClientCredentials
-from orderbridge.backend import Backend, Capability, Loss, WriteJournal
+from orderbridge.backend import Backend, Capability, Loss, Stamp, WriteJournal
 from orderbridge.converters import (
     canonical_converter,
     iter_jsonl,
@@ -50,7 +50,7 @@ from orderbridge.errors import (
     UnsupportedOperation,
 )
 from orderbridge.hookspecs import hookimpl
-from orderbridge.migration import MigrationReport, Selection, migrate
+from orderbridge.migration import MigrationReport, Selection, VerifyReport, migrate, verify
 from orderbridge.model import (
     SCHEMA_VERSION,
     Address,
@@ -126,12 +126,14 @@ __all__ = [
     "ServerError",
     "ShippingOption",
     "SourceRef",
+    "Stamp",
     "StatusChange",
     "Tax",
     "Transport",
     "TransportError",
     "UnresolvedReference",
     "UnsupportedOperation",
+    "VerifyReport",
     "WriteJournal",
     "__version__",
     "available_backends",
@@ -151,6 +153,7 @@ __all__ = [
     "parse_decimal",
     "register",
     "unregister",
+    "verify",
     "write_jsonl",
 ]
 

@@ -10,7 +10,8 @@ before any request is sent; subclasses implement the underscored hooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Final, Protocol
 
@@ -19,7 +20,7 @@ from attrs import frozen
 from orderbridge.errors import InvalidOrder, UnsupportedOperation
 from orderbridge.model import Order, StatusChange
 
-__all__ = ["Backend", "Capability", "Loss", "WriteJournal"]
+__all__ = ["Backend", "Capability", "Loss", "Stamp", "WriteJournal"]
 
 
 class WriteJournal(Protocol):
@@ -65,6 +66,50 @@ class Loss:
     reason: str
 
 
+@frozen
+class Stamp:
+    """The durable mark a migration writes with each order: where the order came from.
+
+    A target that can hold a stamp lets a migration recognise its own orders
+    afterwards (the target is the ledger; the state file only caches it):
+    ``backend`` and ``site`` name the source (``site`` as
+    :meth:`Backend.site` gives it, ``""`` when unknown), ``remote_id`` is the
+    order's id there. :meth:`text` is the form stored in the target.
+    """
+
+    backend: str
+    site: str
+    remote_id: str
+
+    SEPARATOR: ClassVar[str] = "|"
+
+    def text(self) -> str:
+        """The stamp as one line of text: ``backend|site|remote_id``."""
+        return self.SEPARATOR.join((self.backend, self.site, self.remote_id))
+
+    @classmethod
+    def parse(cls, text: object) -> Stamp | None:
+        """The stamp written as :meth:`text`, or ``None`` when ``text`` is not one."""
+        if not isinstance(text, str):
+            return None
+        parts = text.split(cls.SEPARATOR, 2)
+        if len(parts) != 3 or not parts[0] or not parts[2]:
+            return None
+        return cls(parts[0], parts[1], parts[2])
+
+    def same_order(self, other: Stamp) -> bool:
+        """Whether both stamps name the same source order (an unknown site matches any)."""
+        return (
+            self.backend == other.backend
+            and self.remote_id == other.remote_id
+            and (self.site == other.site or not self.site or not other.site)
+        )
+
+    def same_source(self, backend: str, site: str) -> bool:
+        """Whether this stamp was written by a migration from ``backend`` at ``site``."""
+        return self.backend == backend and (self.site == site or not self.site or not site)
+
+
 class Backend:
     """Base class of every backend.
 
@@ -85,7 +130,12 @@ class Backend:
     (before any request) or ``"omit"`` the reference and write the rest."""
     natural_key_fields: ClassVar[tuple[str, ...]] = ()
     """Canonical fields that identify an order on this platform besides its id
-    (used to settle an ambiguous write by looking before writing again)."""
+    (used to settle an ambiguous write by looking before writing again, and to
+    recognise a copy when the target holds no stamp)."""
+
+    sets_created_at: ClassVar[bool] = False
+    """Whether the site gives a created order its own creation time (``created_at``),
+    so that an order's age tells whether a create that got no answer made it."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -133,6 +183,41 @@ class Backend:
         values = tuple(getattr(order, f) for f in cls.natural_key_fields)
         return None if any(v is None for v in values) else values
 
+    # ------------------------------------------------------------ the ledger (a migration target's side)
+
+    def site(self) -> str:
+        """Which site this instance talks to: its base URL, a file path... (``""`` if unknown).
+
+        A state file is bound to the source's and the target's :meth:`endpoint`;
+        a stamp names its source by backend name and site.
+        """
+        transport = getattr(self, "transport", None)
+        base_url = getattr(transport, "base_url", None)
+        return str(base_url) if base_url else ""
+
+    def endpoint(self) -> str:
+        """The backend name and :meth:`site`, e.g. ``"webinone-v2 https://shop.example.com"``."""
+        site = self.site()
+        return f"{self.name} {site}" if site else self.name
+
+    @property
+    def writes_stamps(self) -> bool:
+        """Whether :meth:`create_order` writes the :class:`Stamp` it is given, so that
+        :meth:`stamp_of` recognises the order later. Backends that can, override this."""
+        return False
+
+    def stamp_of(self, order: Order) -> Stamp | None:
+        """The stamp ``order`` (as this site holds it) carries, or ``None``."""
+        return None
+
+    def iter_ledger(self) -> Iterator[Order | InvalidOrder]:
+        """Every order the site holds, for a migration to find its own copies (list pages, no per-order GET).
+
+        Defaults to :meth:`iter_records`; deleted orders (``is_deleted``) may
+        be included: the migration ignores them.
+        """
+        return self.iter_records()
+
     # ------------------------------------------------------------ operations
 
     def _require(self, capability: str, operation: str) -> None:
@@ -159,36 +244,64 @@ class Backend:
         self._require(Capability.READ, "get_order")
         return self._get_order(str(remote_id))
 
-    def find_order(self, order: Order) -> Order | None:
-        """Find this site's copy of ``order`` by natural key, or ``None``.
+    def find_order(
+        self,
+        order: Order,
+        *,
+        accept: Callable[[Order], bool] | None = None,
+        created_after: datetime | None = None,
+    ) -> Order | None:
+        """Find this site's copy of ``order`` by natural key, newest first, or ``None``.
 
         Used to settle an ambiguous write: did the order reach the server?
+        ``accept`` filters candidates (the first accepted one is returned);
+        ``created_after`` lets a backend whose ids grow with time stop
+        looking at orders created before that moment.
         """
         self._require(Capability.READ, "find_order")
-        return self._find_order(order)
+        if accept is None and created_after is None:
+            return self._find_order(order)
+        return self._find_order(order, accept=accept, created_after=created_after)
 
     def count_orders(self, **filters: Any) -> int | None:
         """How many orders :meth:`iter_orders` would yield, when the site says cheaply; else ``None``."""
         self._require(Capability.READ, "count_orders")
         return self._count_orders(**filters)
 
-    def create_order(self, order: Order, *, journal: WriteJournal | None = None) -> Order:
+    def create_order(
+        self, order: Order, *, journal: WriteJournal | None = None, stamp: Stamp | None = None
+    ) -> Order:
         """Write ``order`` as a new order; returns the order as the site now holds it.
 
         A write that takes several requests tells ``journal`` about each one
         as it succeeds, and raises :class:`~orderbridge.errors.PartialWrite`
-        saying what was written if it fails part-way.
+        saying what was written if it fails part-way. ``stamp`` (given only
+        when :attr:`writes_stamps`) is written with the order, as early as
+        the platform allows, so that even a half-written copy is recognisable.
         """
         self._require(Capability.CREATE, "create_order")
-        return self._create_order(order, journal=journal)
+        if stamp is None:
+            return self._create_order(order, journal=journal)
+        return self._create_order(order, journal=journal, stamp=stamp)
 
-    def update_order(self, remote_id: str, order: Order, *, journal: WriteJournal | None = None) -> Order:
+    def update_order(
+        self,
+        remote_id: str,
+        order: Order,
+        *,
+        journal: WriteJournal | None = None,
+        stamp: Stamp | None = None,
+    ) -> Order:
         """Make the site's order ``remote_id`` match ``order``, changing only what differs.
 
-        Returns the order as the site now holds it.
+        Returns the order as the site now holds it. This is also how a
+        migration finishes a half-written copy in place; ``stamp`` (only when
+        :attr:`writes_stamps`) is written too if the copy lacks it.
         """
         self._require(Capability.UPDATE, "update_order")
-        return self._update_order(str(remote_id), order, journal=journal)
+        if stamp is None:
+            return self._update_order(str(remote_id), order, journal=journal)
+        return self._update_order(str(remote_id), order, journal=journal, stamp=stamp)
 
     def delete_order(self, remote_id: str) -> None:
         """Delete the site's order ``remote_id``."""
@@ -213,22 +326,38 @@ class Backend:
     def _get_order(self, remote_id: str) -> Order:
         raise NotImplementedError(f"{type(self).__name__} declares read but does not implement it")
 
-    def _find_order(self, order: Order) -> Order | None:
+    def _find_order(
+        self,
+        order: Order,
+        *,
+        accept: Callable[[Order], bool] | None = None,
+        created_after: datetime | None = None,
+    ) -> Order | None:
         key = self.natural_key(order)
         if key is None:
             return None
+        found = None
         for candidate in self._iter_orders():
-            if self.natural_key(candidate) == key:
-                return candidate
-        return None
+            if self.natural_key(candidate) == key and (accept is None or accept(candidate)):
+                found = candidate  # the last one listed is the newest
+        return found
 
     def _count_orders(self, **filters: Any) -> int | None:
         return None
 
-    def _create_order(self, order: Order, *, journal: WriteJournal | None = None) -> Order:
+    def _create_order(
+        self, order: Order, *, journal: WriteJournal | None = None, stamp: Stamp | None = None
+    ) -> Order:
         raise NotImplementedError(f"{type(self).__name__} declares create but does not implement it")
 
-    def _update_order(self, remote_id: str, order: Order, *, journal: WriteJournal | None = None) -> Order:
+    def _update_order(
+        self,
+        remote_id: str,
+        order: Order,
+        *,
+        journal: WriteJournal | None = None,
+        stamp: Stamp | None = None,
+    ) -> Order:
         raise NotImplementedError(f"{type(self).__name__} declares update but does not implement it")
 
     def _delete_order(self, remote_id: str) -> None:

@@ -196,6 +196,8 @@ def run_migration(config: Any, *, show_progress: bool = True) -> Any:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Run (or dry-run) a migration described by a TOML configuration."""
     config = _load_run_config(args)
+    if getattr(args, "repair", False):
+        return _repair(config)
     report = run_migration(config)
     if report.interrupted:
         print(
@@ -205,12 +207,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    """Compare migrated orders on both sides through the state file's id map."""
+def _verify(config: Any) -> Any:
     from orderbridge.migration.config import connect_endpoint
     from orderbridge.migration.verify import verify
 
-    config = _load_run_config(args)
     if not config.state.exists():
         raise ob.ConfigurationError(
             f"no state file at {config.state}: nothing was migrated with this configuration"
@@ -218,12 +218,82 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = connect_endpoint(config.source)
     target = connect_endpoint(config.target, config=config)
     try:
-        result = verify(
-            source, target, str(config.state), concurrency=config.workers, resolver=config.resolver()
+        return verify(
+            source,
+            target,
+            config.state,
+            concurrency=config.workers,
+            resolver=config.resolver(),
+            selection=config.selection,
         )
     finally:
         source.close()
         target.close()
+
+
+def _repair(config: Any) -> int:
+    """Verify, then write what is missing and remove duplicates that are provably orderbridge's."""
+    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.repair import repair
+
+    findings = _verify(config)
+    print(findings.summary())
+    if not (findings.missing or findings.duplicated):
+        print("nothing to repair" + ("" if findings.ok else " (mismatches and extras are left to you)"))
+        return 0 if findings.ok else 1
+    source = connect_endpoint(config.source)
+    target = connect_endpoint(config.target, config=config)
+    try:
+        report = repair(
+            source, target, state=config.state, findings=findings, concurrency=config.workers
+        )
+    finally:
+        source.close()
+        target.close()
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_state_rebuild(args: argparse.Namespace) -> int:
+    """Set a damaged (or doubtful) state file aside and start a new one bound to the run's endpoints."""
+    import time
+    from pathlib import Path
+
+    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.state import SQLiteStateStore
+
+    config = _load_run_config(args)
+    path = Path(config.state)
+    if path.exists():
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(path) + suffix)
+            if part.exists():
+                part.rename(Path(str(aside) + suffix))
+        print(f"set aside: {aside}")
+    source = connect_endpoint(config.source)
+    target = connect_endpoint(config.target, config=config)
+    try:
+        store = SQLiteStateStore(path)
+        try:
+            store.lock()
+            store.bind(source.endpoint(), target.endpoint())
+        finally:
+            store.close()
+    finally:
+        source.close()
+        target.close()
+    print(
+        f"new state file: {path}; the next `orderbridge migrate --config {args.config}` reads the "
+        "target's orders first and adopts what it already holds (nothing is written twice)"
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Compare the source with the target: missing, duplicated, extra and mismatched orders."""
+    config = _load_run_config(args)
+    result = _verify(config)
     if args.json:
         print(jsonutil.dumps(result.to_dict()))
     else:
@@ -419,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-failures", type=int, help="stop after this many failed orders")
     p.add_argument("--state", help="state file (overrides the configuration)")
     p.add_argument("--report", help="write the JSON report here (overrides the configuration)")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="verify, then write what is missing and remove duplicate copies that are provably orderbridge's",
+    )
     p.set_defaults(handler=cmd_migrate)
 
     p = sub.add_parser("verify", help="compare migrated orders on both sides")
@@ -426,6 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="parallel readers")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser("state", help="the run's state file")
+    state_sub = p.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    p = state_sub.add_parser(
+        "rebuild", help="set the state file aside and start a new one (the next run re-reads the target)"
+    )
+    p.add_argument("--config", required=True, help="the run configuration (TOML) of the migration")
+    p.set_defaults(handler=cmd_state_rebuild)
 
     p = sub.add_parser("export", help="export a backend's orders to a canonical JSON Lines file")
     p.add_argument("--from", dest="source", metavar="NAME", help="backend name")

@@ -12,6 +12,9 @@ target's ids, in this order:
    or else the value itself; right between two sites of one platform that
    share ids (a cloned site), and the default for WebinOne to WebinOne.
 
+A table or hook value is the target's id exactly as the operator (or plugin)
+wrote it; :meth:`ReferenceResolver.lookup_origin` also says which step gave
+it, so a backend can check only what identity guessed against its id format.
 An unresolved reference raises :class:`~orderbridge.errors.UnresolvedReference`
 naming the order, the kind and the value.
 """
@@ -19,7 +22,7 @@ naming the order, the kind and the value.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from orderbridge.errors import ConfigurationError, UnresolvedReference
 
@@ -27,10 +30,13 @@ if TYPE_CHECKING:
     from orderbridge.backend import Backend
     from orderbridge.model import Order
 
-__all__ = ["REFERENCE_KINDS", "ReferenceResolver"]
+__all__ = ["REFERENCE_KINDS", "ReferenceOrigin", "ReferenceResolver"]
 
 REFERENCE_KINDS: Final = ("status", "member", "discount", "gift_voucher", "shipping_option", "tax")
 """The kinds of reference a resolver knows."""
+
+ReferenceOrigin = Literal["table", "hook", "identity"]
+"""Which step resolved a reference: a mapping table, a plugin hook, or the identity fallback."""
 
 
 class ReferenceResolver:
@@ -68,9 +74,21 @@ class ReferenceResolver:
         ``fallback`` is the source's own id for the thing (a status id, a
         member id), used by identity in preference to ``value``.
         """
+        return self.lookup_origin(kind, value, order=order, target=target, fallback=fallback)[0]
+
+    def lookup_origin(
+        self, kind: str, value: str, *, order: Order, target: Backend, fallback: str | None = None
+    ) -> tuple[str | None, ReferenceOrigin | None]:
+        """``(target id, origin)`` for ``value``; ``(None, None)`` when nothing resolves it.
+
+        ``origin`` is ``"table"``, ``"hook"`` or ``"identity"``. A table or hook
+        value is what the operator or plugin chose for this target; an identity
+        value is only a guess (the source's own id or text), which a backend may
+        want to check against its id format before sending it.
+        """
         table = self.tables.get(kind)
         if table is not None and value in table:
-            return table[value]
+            return table[value], "table"
         if self.use_hooks:
             from orderbridge.plugins import get_plugin_manager
 
@@ -78,10 +96,10 @@ class ReferenceResolver:
                 kind=kind, value=value, order=order, target=target
             )
             if answer is not None:
-                return str(answer)
+                return str(answer), "hook"
         if kind in self.identity:
-            return fallback if fallback is not None else value
-        return None
+            return (fallback if fallback is not None else value), "identity"
+        return None, None
 
     def resolve(
         self, kind: str, value: str, *, order: Order, target: Backend, fallback: str | None = None

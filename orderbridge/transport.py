@@ -8,8 +8,11 @@ refresh on a 401, status -> error mapping (:mod:`orderbridge.errors`) and
 secret redaction. Bodies are JSON through :mod:`orderbridge.jsonutil`, so money
 stays ``Decimal`` on the wire in both directions.
 
-Writes that are not idempotent (``POST`` unless told otherwise) are never
-retried when the request may have reached the server: the caller gets
+Statuses 500, 502, 503 and 504 are treated as transient: idempotent requests
+are retried (a plain 500 is as often a passing fault behind a gateway as a
+real bug, and repeating a safe request costs nothing), and a 429 is always
+retried. Writes that are not idempotent (``POST`` unless told otherwise) are
+never retried when the request may have reached the server: the caller gets
 :class:`~orderbridge.errors.AmbiguousWrite` and must look the object up before
 writing again. Secrets held by the auth object, and any credential header
 actually sent, are masked out of every error, log line and repr.
@@ -54,7 +57,7 @@ __all__ = ["IDEMPOTENT_METHODS", "REQUEST_ID_HEADERS", "RETRY_STATUSES", "Reques
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """Statuses worth another attempt (429 always; the others only when idempotent)."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -410,7 +413,7 @@ class Transport:
     def _after_retry_status(
         self, response: requests.Response, method: str, shown: str, safe: bool, attempt: int
     ) -> tuple[float, str]:
-        """Return (delay, reason) for a retry after a 429/502/503/504, or raise the final error."""
+        """Return (delay, reason) for a retry after a 429/500/502/503/504, or raise the final error."""
         status = response.status_code
         if status != 429 and not safe:
             raise AmbiguousWrite(

@@ -14,7 +14,8 @@ class MemoryTarget(ob.Backend):
     """Holds orders in a dict; ``faults[number]`` lists faults for successive create attempts.
 
     Faults: ``"ambiguous-applied"`` (stored, then AmbiguousWrite), ``"ambiguous-lost"``
-    (AmbiguousWrite, nothing stored), ``"partial"`` (order stored, then PartialWrite
+    (AmbiguousWrite, nothing stored), ``"rejected"`` (Rejected, nothing stored),
+    ``"server-error"`` (a 500 on the POST: AmbiguousWrite, nothing stored), ``"partial"`` (order stored, then PartialWrite
     caused by a server error), ``"partial-rejected"`` (same, caused by a rejection).
     """
 
@@ -50,6 +51,10 @@ class MemoryTarget(ob.Backend):
         fault = queue.pop(0) if queue else None
         if fault == "ambiguous-lost":
             raise ob.AmbiguousWrite("connection dropped", method="POST", url="memory://orders")
+        if fault == "rejected":
+            raise ob.Rejected("the target refused the order", status=400)
+        if fault == "server-error":
+            raise ob.AmbiguousWrite("status 500", method="POST", url="memory://orders", status=500)
         target_id = self._store(order)
         if journal is not None:
             journal.record("order", {"order_id": target_id})

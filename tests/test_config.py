@@ -108,4 +108,4 @@ def test_cli_migrate_dry_run_then_run_then_verify(tmp_path: Path, capsys: pytest
     assert main(["verify", "--config", str(config)]) == 0
     assert "3 order(s) compared, all equal" in capsys.readouterr().out
     assert main(["migrate", "--config", str(config), "--limit", "10"]) == 0
-    assert "written 3, updated 0, skipped 3" in capsys.readouterr().out
+    assert "written 3, adopted 0, updated 0, skipped 3" in capsys.readouterr().out

@@ -59,27 +59,64 @@ def test_ambiguous_write_that_was_applied_is_found_not_duplicated(source: ob.Bac
     assert len(target.orders) == 20
 
 
-def test_transient_partial_write_is_removed_and_written_again(source: ob.Backend, tmp_path: Path) -> None:
+def test_transient_partial_write_is_finished_in_place_not_deleted(source: ob.Backend, tmp_path: Path) -> None:
     target = MemoryTarget(faults={"5": ["partial", "partial"]})
     report = _run(source, target, tmp_path)
-    assert report.written == 20 and report.failed == 0
+    assert report.written == 20 and report.failed == 0 and report.finished_in_place == 1
     assert target.copies("5") == 1
-    assert sum(1 for call in target.calls if call[0] == "delete") == 2
+    assert not [call for call in target.calls if call[0] == "delete"]
+    (copy,) = [tid for tid, o in target.orders.items() if o.number == "5"]
+    assert [call for call in target.calls if call[0] == "update"] == [("update", copy)]
 
 
-def test_rejected_partial_write_leaves_no_half_order_and_names_the_reason(
+def test_rejected_partial_write_names_the_reason_and_the_next_run_finishes_it_in_place(
     source: ob.Backend, tmp_path: Path
 ) -> None:
     target = MemoryTarget(faults={"6": ["partial-rejected"]})
     report = _run(source, target, tmp_path)
     assert report.written == 19 and report.failed == 1
-    assert target.copies("6") == 0
     failure = report.failures[0]
     assert failure.source_id == "webinone-v1:6" and "bad line" in failure.message
+    assert "finished in place by the next run" in failure.message
     assert failure.kind == "partial-write:rejected"
-    # the next run retries the failed order
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    row = store.get("webinone-v1:6")
+    store.close()
+    assert row is not None and row.status == "pending" and row.target_id is not None
+    # the next run settles the copy it left (here complete already: adopted): no delete, no second copy
     again = _run(source, target, tmp_path)
-    assert again.written == 1 and target.copies("6") == 1
+    assert (again.written, again.adopted, again.skipped) == (0, 1, 19)
+    assert target.copies("6") == 1 and not [c for c in target.calls if c[0] == "delete"]
+
+
+def test_first_create_refused_is_a_clean_failure_not_pending(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget(faults={"7": ["rejected"]})
+    report = _run(source, target, tmp_path)
+    assert (report.written, report.failed) == (19, 1)
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    row = store.get("webinone-v1:7")
+    store.close()
+    assert row is not None and row.status == "failed" and row.target_id is None
+    again = _run(source, target, tmp_path)
+    # nothing was half-written, so nothing is "finished" or adopted: just written
+    assert (again.written, again.finished_in_place, again.adopted, again.skipped) == (1, 0, 0, 19)
+    assert again.ledger is None  # the state was trusted: no pending row, cleanly finished
+
+
+def test_transient_failures_get_a_final_pass_and_count_once(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget(faults={"8": ["server-error"] * 4})
+    sleeps: list[float] = []
+    report = _run(source, target, tmp_path, sleep=sleeps.append)
+    assert (report.written, report.failed) == (20, 0)
+    assert sleeps == [2.0]  # one final pass was enough
+    assert report.written + report.failed + report.skipped + report.adopted == report.read == 20
+
+
+def test_every_outcome_counted_once(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget(faults={"9": ["server-error"] * 20})
+    report = _run(source, target, tmp_path, sleep=lambda s: None)
+    assert (report.written, report.failed) == (19, 1)
+    assert len(report.failures) == 1 and report.failures[0].source_id == "webinone-v1:9"
 
 
 def test_bad_source_document_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
@@ -144,33 +181,109 @@ def test_selection(source: ob.Backend, tmp_path: Path, selection: Selection, exp
     assert {o.number for o in target.orders.values()} == expected
 
 
-def test_pending_row_with_known_target_id_is_cleaned_up_first(source: ob.Backend, tmp_path: Path) -> None:
-    target = MemoryTarget()
-    half = target._store(_order(2))  # a killed run wrote the order and its id reached the journal
+def _bound_store(source: ob.Backend, tmp_path: Path) -> SQLiteStateStore:
     store = SQLiteStateStore(tmp_path / "state.sqlite")
-    store.check_identity("jsonl", "memory")
+    store.bind(source.endpoint(), "memory")
+    return store
+
+
+def test_pending_row_with_known_target_id_is_finished_in_place(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    # a killed run wrote the order without its lines; its id reached the journal
+    half = target._store(_order(2).evolve(total=None))
+    store = _bound_store(source, tmp_path)
     store.mark_pending("webinone-v1:2", "x")
     store.set_target("webinone-v1:2", half)
     store.close()
+    complete = target._store(_order(3))  # and one whose last step landed before the kill
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    store.mark_pending("webinone-v1:3", "x")
+    store.set_target("webinone-v1:3", complete)
+    store.close()
     report = _run(source, target, tmp_path)
-    assert report.recovered == 1 and report.written == 20
-    assert target.copies("2") == 1 and half not in target.orders
+    assert (report.written, report.adopted) == (19, 1) and report.adopted_ids == ["webinone-v1:3"]
+    assert report.ledger is not None and report.ledger["orders"] == 2
+    assert target.copies("2") == 1 and half in target.orders  # the same copy, not a new one
+    assert not [call for call in target.calls if call[0] == "delete"]
 
 
 def test_pending_row_without_target_id_is_found_by_natural_key(source: ob.Backend, tmp_path: Path) -> None:
     target = MemoryTarget()
     target._store(_order(2))  # killed between the create request and its journal entry
-    store = SQLiteStateStore(tmp_path / "state.sqlite")
-    store.check_identity("jsonl", "memory")
+    store = _bound_store(source, tmp_path)
     store.mark_pending("webinone-v1:2", "x")
     store.close()
     report = _run(source, target, tmp_path)
-    assert report.recovered == 1 and target.copies("2") == 1 and len(target.orders) == 20
+    assert report.adopted == 1 and target.copies("2") == 1 and len(target.orders) == 20
+
+
+def test_lost_state_file_adopts_everything_and_writes_nothing(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    _run(source, target, tmp_path)
+    for path in tmp_path.glob("state.sqlite*"):
+        path.unlink()
+    calls = len(target.calls)
+    report = _run(source, target, tmp_path)
+    assert (report.adopted, report.written) == (20, 0)
+    assert len(target.calls) == calls and len(target.orders) == 20
+
+
+def test_unstamped_look_alike_that_differs_is_a_conflict_left_alone(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    theirs = target._store(_order(4, total=Decimal("1.00"), name="Someone else's"))  # same number
+    report = _run(source, target, tmp_path)
+    assert report.conflicts == 1 and report.written == 19 and not report.ok
+    assert report.conflict_list[0].source_id == "webinone-v1:4"
+    assert report.conflict_list[0].target_ids == [theirs]
+    assert target.orders[theirs].total == Decimal("1.00") and target.copies("4") == 1
+    assert "conflicts (1)" in report.summary() and theirs in report.summary()
+    again = _run(source, target, tmp_path)  # still a conflict, still untouched
+    assert again.conflicts == 1 and again.written == 0 and target.copies("4") == 1
+
+
+def test_a_second_run_on_a_held_state_is_refused_naming_the_holder(
+    source: ob.Backend, tmp_path: Path
+) -> None:
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    store.lock()
+    try:
+        with pytest.raises(ob.migration.StateLocked, match=r"in use by pid \d+ on .+ since"):
+            _run(source, MemoryTarget(), tmp_path)
+    finally:
+        store.close()
+    assert _run(source, MemoryTarget(), tmp_path).written == 20  # released
+
+
+def test_state_of_another_target_site_is_refused(source: ob.Backend, tmp_path: Path) -> None:
+    _run(source, ob.connect("jsonl", path=tmp_path / "a.jsonl"), tmp_path)
+    with pytest.raises(ob.migration.StateMismatch, match="belongs to a run"):
+        _run(source, ob.connect("jsonl", path=tmp_path / "b.jsonl"), tmp_path)
+
+
+def test_damaged_state_file_says_so_and_how_to_rebuild(source: ob.Backend, tmp_path: Path) -> None:
+    (tmp_path / "state.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ob.migration.StateDamaged, match="orderbridge state rebuild"):
+        _run(source, MemoryTarget(), tmp_path)
+
+
+def test_lost_wal_after_a_kill_still_reads_the_ledger(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    _run(source, target, tmp_path)  # clean: the next run trusts the state
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    store.begin_run()  # a run starts (checkpointed), writes a row into the WAL, and is killed
+    store.mark_done("webinone-v1:1", "written", "1000", "x")
+    assert store.needs_ledger()
+    store._db.close()  # no checkpoint of the last row, as after SIGKILL  # noqa: SLF001
+    store.unlock()
+    Path(str(tmp_path / "state.sqlite") + "-wal").unlink(missing_ok=True)
+    reopened = SQLiteStateStore(tmp_path / "state.sqlite")
+    assert reopened.needs_ledger()  # the start of the run survived in the main file
+    reopened.close()
 
 
 def test_state_file_of_another_run_is_refused(source: ob.Backend, tmp_path: Path) -> None:
     store = SQLiteStateStore(tmp_path / "state.sqlite")
-    store.check_identity("webinone-v1", "webinone-v2")
+    store.bind("webinone-v1", "webinone-v2")
     store.close()
     with pytest.raises(ob.ConfigurationError, match="belongs to a run"):
         _run(source, MemoryTarget(), tmp_path)

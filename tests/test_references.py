@@ -67,3 +67,23 @@ def test_a_plugin_hook_resolves_before_identity(fresh_plugins: None) -> None:
         ob.ReferenceResolver(use_hooks=False).resolve("member", "28049", order=ORDER, target=Target())
         == "28049"
     )
+
+
+def test_lookup_origin_says_which_step_resolved(fresh_plugins: None) -> None:
+    class VoucherLookup:
+        @ob.hookimpl
+        def orderbridge_resolve_reference(
+            self, kind: str, value: str, order: ob.Order, target: ob.Backend
+        ) -> str | None:
+            return "GV-9" if kind == "gift_voucher" else None
+
+    ob.register(VoucherLookup(), name="voucher-lookup")
+    resolver = ob.ReferenceResolver({"discount": {"SAVE10": "D1"}}, identity=frozenset({"tax"}))
+    assert resolver.lookup_origin("discount", "SAVE10", order=ORDER, target=Target()) == ("D1", "table")
+    assert resolver.lookup_origin("gift_voucher", "XMAS", order=ORDER, target=Target()) == ("GV-9", "hook")
+    assert resolver.lookup_origin("tax", "GST", order=ORDER, target=Target(), fallback="7") == (
+        "7",
+        "identity",
+    )
+    assert resolver.lookup_origin("status", "Paid", order=ORDER, target=Target()) == (None, None)
+    assert resolver.lookup("discount", "SAVE10", order=ORDER, target=Target()) == "D1"

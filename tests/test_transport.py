@@ -232,6 +232,7 @@ def test_rate_limited_after_retries_carries_retry_after(mock: responses.Requests
 @pytest.mark.parametrize(
     "answer",
     [
+        {"status": 500},
         {"status": 502},
         {"status": 503},
         {"status": 504},
@@ -250,11 +251,30 @@ def test_post_that_may_have_arrived_is_ambiguous_after_one_request(
     assert info.value.method == "POST" and info.value.url == f"{BASE}/orders"
 
 
-def test_post_server_error_is_not_retried(mock: responses.RequestsMock, fake: FakeTime) -> None:
+def test_post_answered_500_is_ambiguous_and_sent_once(mock: responses.RequestsMock, fake: FakeTime) -> None:
+    # A 500 may come after the server did the work, so a plain POST is not repeated.
     mock.post(f"{BASE}/orders", status=500)
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(errors.AmbiguousWrite) as info:
         make(fake).post("/orders", json={})
     assert len(mock.calls) == 1
+    assert fake.sleeps == []
+    assert info.value.status == 500
+
+
+def test_get_500_is_retried_then_succeeds(mock: responses.RequestsMock, fake: FakeTime) -> None:
+    mock.get(f"{BASE}/a", status=500)
+    mock.get(f"{BASE}/a", json={"ok": True})
+    assert make(fake).get("/a") == {"ok": True}
+    assert len(mock.calls) == 2
+    assert fake.sleeps == [0.5]
+
+
+def test_get_500_after_retries_is_server_error(mock: responses.RequestsMock, fake: FakeTime) -> None:
+    mock.get(f"{BASE}/a", status=500)
+    with pytest.raises(errors.ServerError) as info:
+        make(fake, max_retries=2).get("/a")
+    assert len(mock.calls) == 3
+    assert info.value.status == 500
 
 
 @pytest.mark.parametrize(

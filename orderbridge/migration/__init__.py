@@ -2,7 +2,16 @@
 
 from orderbridge.migration.engine import Mode, Progress, Selection, content_hash, migrate
 from orderbridge.migration.report import Failure, MigrationReport, Mismatch, VerifyReport
-from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore
+from orderbridge.migration.state import (
+    OrderState,
+    SQLiteStateStore,
+    StateDamaged,
+    StateLocked,
+    StateMismatch,
+    StateStore,
+    Status,
+)
+from orderbridge.migration.verify import verify
 
 __all__ = [
     "Failure",
@@ -13,8 +22,13 @@ __all__ = [
     "Progress",
     "SQLiteStateStore",
     "Selection",
+    "StateDamaged",
+    "StateLocked",
+    "StateMismatch",
     "StateStore",
+    "Status",
     "VerifyReport",
     "content_hash",
     "migrate",
+    "verify",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from attrs import Factory, define, field
 
-__all__ = ["Failure", "MigrationReport", "Mismatch", "VerifyReport"]
+__all__ = ["ORDER_OUTCOMES", "Conflict", "Failure", "MigrationReport", "Mismatch", "VerifyReport"]
 
 FAILURE_DETAIL_LIMIT = 1000
 """How many failures a report lists one by one (all are counted and kept in the state file)."""
@@ -30,6 +30,18 @@ class Failure:
     message: str
     field: str | None = None
     kind: str = "error"
+
+
+@define
+class Conflict:
+    """A source order left alone because the target holds another order under its natural key."""
+
+    source_id: str
+    target_ids: list[str]
+
+
+ORDER_OUTCOMES = ("written", "adopted", "updated", "skipped", "conflicts", "failed")
+"""What a run did with each order it read: exactly one of these, once."""
 
 
 @define
@@ -48,8 +60,18 @@ class MigrationReport:
     written: int = 0
     updated: int = 0
     skipped: int = 0
+    adopted: int = 0
     failed: int = 0
-    recovered: int = 0
+    finished_in_place: int = 0
+    """Of ``written``: copies a cut-short write had left, finished in place."""
+    duplicates_removed: int = 0
+    """Second copies of one source order (provably orderbridge's) that were deleted."""
+    target_requests: int = 0
+    """Requests sent to the target (when its backend counts them), ledger reads included."""
+    ledger: dict[str, Any] | None = None
+    """The read of the target's orders, when the run needed it: orders, requests, seconds."""
+    adopted_ids: list[str] = Factory(list)
+    conflict_list: list[Conflict] = Factory(list)
     planned: Counter[str] = Factory(Counter)
     failures: list[Failure] = Factory(list)
     losses: Counter[str] = Factory(Counter)
@@ -65,6 +87,33 @@ class MigrationReport:
         if len(self.failures) < FAILURE_DETAIL_LIMIT:
             self.failures.append(failure)
 
+    @property
+    def conflicts(self) -> int:
+        """Orders left alone because of a conflict."""
+        return len(self.conflict_list)
+
+    def count(self, action: str, source_id: str) -> None:
+        """Count one order's outcome (``written``, ``adopted``, ``updated``, ``skipped``,
+        ``conflict``, or a dry run's ``would ...`` plan entry)."""
+        if action == "written":
+            self.written += 1
+        elif action == "updated":
+            self.updated += 1
+        elif action == "skipped":
+            self.skipped += 1
+        elif action == "adopted":
+            self.adopted += 1
+            if len(self.adopted_ids) < FAILURE_DETAIL_LIMIT:
+                self.adopted_ids.append(source_id)
+        elif action == "conflict" and not self.dry_run:
+            pass  # counted by add_conflict, with the target ids
+        else:
+            self.planned[action] += 1
+
+    def add_conflict(self, source_id: str, target_ids: list[str]) -> None:
+        """Record a conflict with the target's orders ``target_ids``."""
+        self.conflict_list.append(Conflict(source_id, list(target_ids)))
+
     def add_unresolved(self, kind: str, value: str) -> None:
         """Count one unresolved reference."""
         self.unresolved.setdefault(kind, Counter())[value] += 1
@@ -72,13 +121,15 @@ class MigrationReport:
     @property
     def orders_per_second(self) -> float:
         """Orders handled per second of wall time."""
-        handled = self.written + self.updated + self.skipped + self.failed
+        handled = self.written + self.adopted + self.updated + self.skipped + self.conflicts + self.failed
         return handled / self.duration_seconds if self.duration_seconds > 0 else 0.0
 
     @property
     def ok(self) -> bool:
         """True when nothing failed and the run was not cut short."""
-        return self.failed == 0 and not self.interrupted and self.stopped_reason is None
+        return (
+            self.failed == 0 and self.conflicts == 0 and not self.interrupted and self.stopped_reason is None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
@@ -95,11 +146,18 @@ class MigrationReport:
             "counts": {
                 "read": self.read,
                 "written": self.written,
+                "adopted": self.adopted,
                 "updated": self.updated,
                 "skipped": self.skipped,
+                "conflicts": self.conflicts,
                 "failed": self.failed,
-                "recovered": self.recovered,
+                "finished_in_place": self.finished_in_place,
+                "duplicates_removed": self.duplicates_removed,
             },
+            "target_requests": self.target_requests,
+            "ledger": self.ledger,
+            "adopted": list(self.adopted_ids),
+            "conflicts": [{"source_id": c.source_id, "target_ids": c.target_ids} for c in self.conflict_list],
             "planned": dict(sorted(self.planned.items())),
             "failures": [
                 {"source_id": f.source_id, "kind": f.kind, "field": f.field, "message": f.message}
@@ -126,11 +184,30 @@ class MigrationReport:
         title = "Dry run" if self.dry_run else "Migration"
         lines = [
             f"{title} {self.source} -> {self.target} (mode {self.mode})",
-            f"  read {self.read}, written {self.written}, updated {self.updated}, "
-            f"skipped {self.skipped}, failed {self.failed}"
-            + (f", recovered {self.recovered} half-written" if self.recovered else ""),
+            f"  read {self.read}, written {self.written}, adopted {self.adopted}, updated {self.updated}, "
+            f"skipped {self.skipped}, conflicts {self.conflicts}, failed {self.failed}",
             f"  took {self.duration_seconds:.1f} s, {self.orders_per_second:.1f} orders/s",
         ]
+        if self.finished_in_place or self.duplicates_removed:
+            lines.append(
+                f"  of the written: {self.finished_in_place} half-written copies finished in place; "
+                f"{self.duplicates_removed} duplicate copies removed"
+            )
+        if self.ledger is not None:
+            lines.append(
+                f"  read the target's {self.ledger['orders']} orders first "
+                f"({self.ledger['requests']} requests, {self.ledger['seconds']:.1f} s)"
+            )
+        if self.adopted_ids:
+            shown = ", ".join(self.adopted_ids[:10])
+            more = f" and {self.adopted - 10} more" if self.adopted > 10 else ""
+            lines.append(f"  adopted (already in the target, nothing written): {shown}{more}")
+        if self.conflict_list:
+            lines.append(f"  conflicts ({self.conflicts}), left alone in the target:")
+            for c in self.conflict_list[:20]:
+                lines.append(f"    {c.source_id}: target order {', '.join(c.target_ids)} is not orderbridge's")
+            if self.conflicts > 20:
+                lines.append(f"    ... {self.conflicts - 20} more in the JSON report and the state file")
         if self.planned:
             lines.append("  plan: " + ", ".join(f"{n} {k}" for k, n in sorted(self.planned.items())))
         if self.failures:
@@ -181,11 +258,17 @@ class VerifyReport:
     checked: int = 0
     missing: list[str] = field(factory=list)
     mismatches: list[Mismatch] = field(factory=list)
+    extra: list[str] = field(factory=list)
+    """Target ids stamped by this source that the id map does not name."""
+    duplicated: list[tuple[str, list[str]]] = field(factory=list)
+    """Source ids with two or more copies in the target, and those copies' ids."""
+    unreadable: int = 0
+    """Source documents that could not be translated (not compared)."""
 
     @property
     def ok(self) -> bool:
-        """True when every migrated order was found and equal."""
-        return not self.missing and not self.mismatches
+        """True when every source order is in the target once, equal, and nothing extra is there."""
+        return not (self.missing or self.mismatches or self.extra or self.duplicated or self.unreadable)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
@@ -195,6 +278,9 @@ class VerifyReport:
             "checked": self.checked,
             "ok": self.ok,
             "missing": self.missing,
+            "extra": self.extra,
+            "duplicated": [{"source_id": sid, "target_ids": ids} for sid, ids in self.duplicated],
+            "unreadable": self.unreadable,
             "mismatches": [
                 {
                     "source_id": m.source_id,
@@ -212,8 +298,13 @@ class VerifyReport:
         head = f"Verify {self.source} -> {self.target}: {self.checked} order(s) compared, "
         if self.ok:
             return head + "all equal in every field the target holds."
-        lines = [head + f"{len(self.missing)} missing, {len(self.mismatches)} mismatch(es)"]
+        lines = [
+            head + f"{len(self.missing)} missing, {len(self.duplicated)} duplicated, {len(self.extra)} extra, "
+            f"{len(self.mismatches)} mismatch(es)" + (f", {self.unreadable} unreadable" if self.unreadable else "")
+        ]
         lines += [f"  missing in target: {sid}" for sid in self.missing[:20]]
+        lines += [f"  duplicated: {sid} -> {', '.join(ids)}" for sid, ids in self.duplicated[:20]]
+        lines += [f"  extra in target (stamped, not in the id map): {tid}" for tid in self.extra[:20]]
         for m in self.mismatches[:30]:
             lines.append(f"  {m.source_id} -> {m.target_id}: {m.field}: {m.source_value} != {m.target_value}")
         return "\n".join(lines)

@@ -13,7 +13,10 @@ database can stand in by implementing the same few methods.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,7 +28,18 @@ from attrs import frozen
 
 from orderbridge.errors import ConfigurationError
 
-__all__ = ["DONE", "OrderState", "SQLiteStateStore", "StateStore", "Status"]
+__all__ = [
+    "DONE",
+    "REBUILD_HINT",
+    "OrderState",
+    "SQLiteStateStore",
+    "StateDamaged",
+    "StateLocked",
+    "StateMismatch",
+    "StateStore",
+    "Status",
+    "now_text",
+]
 
 
 class Status:
@@ -35,11 +49,28 @@ class Status:
     """A write was started; the target may hold a partial copy."""
     WRITTEN: Final = "written"
     UPDATED: Final = "updated"
+    ADOPTED: Final = "adopted"
+    """The target already held a complete copy (found in its ledger); nothing was written."""
+    CONFLICT: Final = "conflict"
+    """The target holds an order with this order's natural key that orderbridge did not
+    write and that differs: left alone, reported, never overwritten or duplicated."""
     FAILED: Final = "failed"
 
 
-DONE: Final = frozenset({Status.WRITTEN, Status.UPDATED})
+DONE: Final = frozenset({Status.WRITTEN, Status.UPDATED, Status.ADOPTED})
 """Outcomes meaning the target holds a complete copy."""
+
+
+class StateLocked(ConfigurationError):
+    """Another run holds the state file."""
+
+
+class StateDamaged(ConfigurationError):
+    """The state file cannot be read as a state file."""
+
+
+class StateMismatch(ConfigurationError):
+    """The state file belongs to a run between other endpoints."""
 
 
 @frozen
@@ -54,49 +85,69 @@ class OrderState:
     error: str | None = None
     error_field: str | None = None
     attempts: int = 0
+    changed_at: str | None = None
+    """When the row last changed (UTC ISO 8601): a pending row's write began then."""
 
 
 class StateStore(Protocol):
-    """What the engine needs from a state store."""
+    """What the engine needs from a state store: a cache of what the target's ledger says."""
 
-    def check_identity(self, source: str, target: str) -> None:
-        """Bind the store to one (source, target) pair; refuse a store made for another."""
+    def lock(self) -> None:
+        """Hold the store for this run; :class:`StateLocked` naming the holder if another run has it."""
+
+    def unlock(self) -> None:
+        """Let another run have the store."""
+
+    def bind(self, source: str, target: str) -> None:
+        """Bind the store to one source and one target endpoint; :class:`StateMismatch` for others."""
+
+    def needs_ledger(self) -> bool:
+        """Whether the store cannot be trusted alone: new, not cleanly finished, pending or conflict rows."""
+
+    def begin_run(self) -> None:
+        """Mark the store as in use by an unfinished run (durably, before any write)."""
+
+    def end_run(self, clean: bool) -> None:
+        """Mark the run finished; ``clean`` when no row is left pending."""
 
     def get(self, source_id: str) -> OrderState | None:
         """The row of ``source_id``, or ``None``."""
+
+    def source_of(self, target_id: str) -> str | None:
+        """The source id whose row records ``target_id``, or ``None``."""
 
     def mark_pending(self, source_id: str, content_hash: str) -> None:
         """Record that a write of ``source_id`` is about to start."""
 
     def set_target(self, source_id: str, target_id: str | None) -> None:
-        """Record (or clear) the target id the write created."""
-
-    def add_step(self, source_id: str, step: str, detail: dict[str, Any]) -> None:
-        """Record one acknowledged step of a multi-request write."""
+        """Record (or clear) the target id of the row's copy."""
 
     def mark_done(self, source_id: str, status: str, target_id: str, content_hash: str) -> None:
-        """Record a complete write (``written`` or ``updated``)."""
+        """Record a complete copy (``written``, ``updated`` or ``adopted``)."""
+
+    def mark_conflict(self, source_id: str, message: str) -> None:
+        """Record that the target holds another order under this order's natural key."""
 
     def mark_failed(self, source_id: str, error: str, field: str | None) -> None:
         """Record a failure with its reason; a pending row stays pending (it may have left a copy)."""
 
     def mark_clean_failure(self, source_id: str, error: str, field: str | None) -> None:
-        """Record a failure after any copy in the target was removed."""
+        """Record a failure that left nothing in the target."""
 
     def iter_done(self) -> Iterator[OrderState]:
         """Every complete row (the id map), in source-id order."""
 
-    def iter_pending(self) -> Iterator[OrderState]:
-        """Every row whose write was started and not finished."""
+    def iter_pending(self, before: str | None = None) -> Iterator[OrderState]:
+        """Every row whose write was started and not finished (last changed before ``before``)."""
 
     def forget(self, source_id: str) -> None:
-        """Drop a row (its target copy was removed: as if never migrated)."""
+        """Drop a row."""
 
     def counts(self) -> dict[str, int]:
         """Number of rows per status."""
 
     def close(self) -> None:
-        """Release the store."""
+        """Release the store (and its lock)."""
 
 
 _SCHEMA = """
@@ -113,121 +164,211 @@ CREATE TABLE IF NOT EXISTS orders (
     changed_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
+CREATE INDEX IF NOT EXISTS orders_target ON orders(target_id);
 """
 
+_COLUMNS = "source_id, status, target_id, content_hash, steps, error, error_field, attempts, changed_at"
 
-def _now() -> str:
+REBUILD_HINT: Final = (
+    "rebuild it from the target with `orderbridge state rebuild --config <run.toml>` "
+    "(a new state file reads the target's orders and adopts what it already holds)"
+)
+
+
+def now_text() -> str:
+    """The current time as the store writes it (UTC ISO 8601)."""
     return datetime.now(UTC).isoformat()
 
 
 class SQLiteStateStore:
-    """The default state store: a SQLite file.
+    """The default state store: a SQLite file, held by one run at a time.
 
     WAL journal with ``synchronous=NORMAL``: every committed change survives
     the process being killed (SIGKILL included); only a power cut may lose the
-    last commits. One connection guarded by a lock serves all worker threads:
-    each operation is a single short transaction.
+    last commits. The start of a run is checkpointed into the main file, so a
+    lost ``-wal`` file still shows an unfinished run (and the next run reads
+    the target's ledger). One connection guarded by a lock serves all worker
+    threads. :meth:`lock` takes an advisory lock on ``<file>.lock`` that the
+    operating system releases when the process dies.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._lock_file: Any = None
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            self._meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            self._db.execute(f"SELECT {_COLUMNS} FROM orders LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StateDamaged(f"state file {self.path} is damaged ({exc}); {REBUILD_HINT}") from None
+        self.is_new = not self._meta
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._lock:
             self._db.execute(sql, params)
 
-    def check_identity(self, source: str, target: str) -> None:
-        """Bind this file to one source and one target; a mismatch is a configuration error."""
+    def _set_meta(self, values: dict[str, str], *, durable: bool = False) -> None:
         with self._lock:
-            rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-            if not rows:
-                self._db.execute("BEGIN")
-                self._db.execute("INSERT INTO meta VALUES ('source', ?), ('target', ?)", (source, target))
-                self._db.execute("COMMIT")
-                return
-        if rows.get("source") != source or rows.get("target") != target:
-            raise ConfigurationError(
-                f"state file {self.path} belongs to a run from {rows.get('source')!r} to "
-                f"{rows.get('target')!r}, not from {source!r} to {target!r}; use another state file"
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+            self._db.execute("COMMIT")
+            if durable:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._meta.update(values)
+
+    # ------------------------------------------------------------ one run at a time
+
+    def lock(self) -> None:
+        """Take the run lock (``<file>.lock``); :class:`StateLocked` naming its holder otherwise."""
+        if self._lock_file is not None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StateLocked(f"state file {self.path} is in use by {holder}; wait for that run to end") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now_text()}\n")
+        handle.flush()
+        self._lock_file = handle
+
+    def unlock(self) -> None:
+        """Release the run lock."""
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the flock
+            self._lock_file = None
+
+    def bind(self, source: str, target: str) -> None:
+        """Record the endpoints of a new store; refuse a store made for other endpoints."""
+        if not self._meta:
+            self._set_meta({"source": source, "target": target})
+            return
+        if self._meta.get("source") != source or self._meta.get("target") != target:
+            raise StateMismatch(
+                f"state file {self.path} belongs to a run from {self._meta.get('source')!r} to "
+                f"{self._meta.get('target')!r}, not from {source!r} to {target!r}; use another state file"
             )
+
+    def check_identity(self, source: str, target: str) -> None:
+        """Former name of :meth:`bind`."""
+        self.bind(source, target)
+
+    def needs_ledger(self) -> bool:
+        """New, not cleanly finished, or holding pending or conflict rows."""
+        if self.is_new or self._meta.get("clean") != "1":
+            return True
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM orders WHERE status IN (?, ?) LIMIT 1", (Status.PENDING, Status.CONFLICT)
+            ).fetchone()
+        return row is not None
+
+    def begin_run(self) -> None:
+        """Mark an unfinished run, checkpointed into the main file (survives a lost ``-wal``)."""
+        self._set_meta({"clean": "0", "run_started": now_text()}, durable=True)
+
+    def end_run(self, clean: bool) -> None:
+        """Mark the run finished (``clean``: nothing left pending)."""
+        self._set_meta({"clean": "1" if clean else "0", "run_finished": now_text()}, durable=True)
+
+    # ------------------------------------------------------------ rows
 
     def get(self, source_id: str) -> OrderState | None:
         """The row of ``source_id``, or ``None``."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT source_id, status, target_id, content_hash, steps, error, error_field, attempts "
-                "FROM orders WHERE source_id = ?",
-                (source_id,),
-            ).fetchone()
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM orders WHERE source_id = ?", (source_id,)).fetchone()
         return None if row is None else _row(row)
 
+    def source_of(self, target_id: str) -> str | None:
+        """The source id whose row records ``target_id``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT source_id FROM orders WHERE target_id = ? LIMIT 1", (target_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def mark_pending(self, source_id: str, content_hash: str) -> None:
-        """Record that a write is about to start (keeps a known target id for clean-up)."""
+        """Record that a write is about to start (keeps a known target id)."""
         self._write(
             "INSERT INTO orders (source_id, status, content_hash, attempts, changed_at) "
             "VALUES (?, ?, ?, 1, ?) "
             "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, "
             "content_hash = excluded.content_hash, attempts = orders.attempts + 1, "
             "error = NULL, error_field = NULL, changed_at = excluded.changed_at",
-            (source_id, Status.PENDING, content_hash, _now()),
+            (source_id, Status.PENDING, content_hash, now_text()),
         )
 
     def set_target(self, source_id: str, target_id: str | None) -> None:
-        """Record the target id a write created (``None`` once it was removed)."""
+        """Record the target id of the row's copy (``None`` once it is gone)."""
         self._write(
-            "UPDATE orders SET target_id = ?, steps = '[]', changed_at = ? WHERE source_id = ?",
-            (target_id, _now(), source_id),
+            "UPDATE orders SET target_id = ?, changed_at = ? WHERE source_id = ?",
+            (target_id, now_text(), source_id),
         )
 
     def add_step(self, source_id: str, step: str, detail: dict[str, Any]) -> None:
-        """Append one acknowledged step to the row's journal."""
+        """Append one acknowledged step to the row's journal (kept for older callers)."""
         entry = json.dumps({"step": step, **detail}, default=str)
         self._write(
             "UPDATE orders SET steps = json_insert(steps, '$[#]', json(?)), changed_at = ? "
             "WHERE source_id = ?",
-            (entry, _now(), source_id),
+            (entry, now_text(), source_id),
         )
 
     def mark_done(self, source_id: str, status: str, target_id: str, content_hash: str) -> None:
-        """Record a complete write."""
+        """Record a complete copy."""
         self._write(
             "INSERT INTO orders (source_id, status, target_id, content_hash, changed_at) "
             "VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, target_id = excluded.target_id, "
-            "content_hash = excluded.content_hash, error = NULL, error_field = NULL, "
+            "content_hash = excluded.content_hash, steps = '[]', error = NULL, error_field = NULL, "
             "changed_at = excluded.changed_at",
-            (source_id, status, target_id, content_hash, _now()),
+            (source_id, status, target_id, content_hash, now_text()),
+        )
+
+    def mark_conflict(self, source_id: str, message: str) -> None:
+        """Record a conflict (no copy of ours in the target)."""
+        self._write(
+            "INSERT INTO orders (source_id, status, error, changed_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, target_id = NULL, "
+            "error = excluded.error, error_field = NULL, changed_at = excluded.changed_at",
+            (source_id, Status.CONFLICT, message, now_text()),
         )
 
     def mark_failed(self, source_id: str, error: str, field: str | None) -> None:
         """Record a failure with its reason.
 
         A ``pending`` row stays pending: its write may have left a copy in the
-        target, which the next run removes before writing again. A complete
-        row keeps its target id (a failed update leaves the old copy in place).
+        target, which the next run finishes in place. A complete row keeps its
+        status and target id (a failed update leaves the old copy in place).
         """
         self._write(
             "INSERT INTO orders (source_id, status, error, error_field, changed_at) "
             "VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(source_id) DO UPDATE SET "
-            "status = CASE WHEN orders.status = 'pending' THEN 'pending' ELSE excluded.status END, "
+            "status = CASE WHEN orders.status IN ('pending', 'written', 'updated', 'adopted') "
+            "THEN orders.status ELSE excluded.status END, "
             "error = excluded.error, error_field = excluded.error_field, changed_at = excluded.changed_at",
-            (source_id, Status.FAILED, error, field, _now()),
+            (source_id, Status.FAILED, error, field, now_text()),
         )
 
     def mark_clean_failure(self, source_id: str, error: str, field: str | None) -> None:
-        """Record a failure after the target was cleaned of any copy (the row is no longer pending)."""
+        """Record a failure that left no copy in the target (the row is no longer pending)."""
         self._write(
-            "UPDATE orders SET status = ?, target_id = NULL, error = ?, error_field = ?, changed_at = ? "
-            "WHERE source_id = ?",
-            (Status.FAILED, error, field, _now(), source_id),
+            "INSERT INTO orders (source_id, status, error, error_field, changed_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(source_id) DO UPDATE SET status = excluded.status, target_id = NULL, "
+            "error = excluded.error, error_field = excluded.error_field, changed_at = excluded.changed_at",
+            (source_id, Status.FAILED, error, field, now_text()),
         )
 
     def iter_done(self) -> Iterator[OrderState]:
@@ -236,9 +377,9 @@ class SQLiteStateStore:
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT source_id, status, target_id, content_hash, steps, error, error_field, attempts "
-                    "FROM orders WHERE status IN (?, ?) AND source_id > ? ORDER BY source_id LIMIT 500",
-                    (Status.WRITTEN, Status.UPDATED, last),
+                    f"SELECT {_COLUMNS} FROM orders WHERE status IN (?, ?, ?) AND source_id > ? "
+                    "ORDER BY source_id LIMIT 500",
+                    (*sorted(DONE), last),
                 ).fetchall()
             if not rows:
                 return
@@ -246,13 +387,12 @@ class SQLiteStateStore:
                 yield _row(row)
             last = rows[-1][0]
 
-    def iter_pending(self) -> Iterator[OrderState]:
-        """Every row whose write was started and not finished (read at once: a handful)."""
+    def iter_pending(self, before: str | None = None) -> Iterator[OrderState]:
+        """Every pending row (last changed before ``before``, when given); read at once: a handful."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT source_id, status, target_id, content_hash, steps, error, error_field, attempts "
-                "FROM orders WHERE status = ? ORDER BY source_id",
-                (Status.PENDING,),
+                f"SELECT {_COLUMNS} FROM orders WHERE status = ? AND changed_at < ? ORDER BY source_id",
+                (Status.PENDING, before or "~"),
             ).fetchall()
         return iter([_row(row) for row in rows])
 
@@ -266,9 +406,10 @@ class SQLiteStateStore:
             return dict(self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status").fetchall())
 
     def close(self) -> None:
-        """Close the database (checkpointing the WAL)."""
+        """Close the database (checkpointing the WAL) and release the run lock."""
         with self._lock:
             self._db.close()
+        self.unlock()
 
     def __repr__(self) -> str:
         return f"SQLiteStateStore({str(self.path)!r})"
@@ -284,4 +425,5 @@ def _row(row: tuple[Any, ...]) -> OrderState:
         error=row[5],
         error_field=row[6],
         attempts=row[7],
+        changed_at=row[8],
     )

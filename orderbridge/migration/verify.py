@@ -1,143 +1,112 @@
-"""Verification: read both sides through the id map and compare the canonical orders.
+"""Verification both ways: every source order once in the target, equal, and nothing extra.
 
-Compared: number and name, currency, totals, status, customer, lines and
-payments. A field the source leaves empty may be filled in by the target
-(its default currency, say) without a mismatch. A field the target cannot
-hold (it is in the target's loss report for that order) is not compared: its
-absence was reported at migration time.
-The money and identity of an order are compared even then: a target that
-computes its own total must arrive at the source's.
+``verify`` reads the source's orders and the target's ledger (each once,
+through list pages) and reports, for a migration's state:
+
+* **missing**: source orders the target holds no copy of (by stamp, id map,
+  or, without stamps, an equal natural-key match);
+* **duplicated**: source orders with two or more copies in the target;
+* **extra**: target orders carrying this source's stamp that the id map
+  does not name (a copy a lost state or another run left behind);
+* **mismatches**: fields where the mapped copy differs from the source
+  (see :func:`~orderbridge.migration.compare.compare_orders`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from orderbridge.backend import Backend
-from orderbridge.errors import NotFound
+from orderbridge.errors import InvalidOrder
+from orderbridge.migration.engine import Selection, selected_records
+from orderbridge.migration.compare import ALWAYS_COMPARED, compare_orders, holds_all, target_status_id
+from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import Mismatch, VerifyReport
-from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore
+from orderbridge.migration.state import SQLiteStateStore, StateStore
 from orderbridge.model import Order
 from orderbridge.references import ReferenceResolver
 
-__all__ = ["compare_orders", "verify"]
-
-_ORDER_FIELDS = ("number", "name", "currency", "total")
-_LINE_FIELDS = ("product_name", "product_ref", "quantity", "unit_price", "total_price")
-_PAYMENT_FIELDS = ("amount", "payment_type", "created_at")
-_CUSTOMER_FIELDS = ("email", "first_name", "last_name")
-ALWAYS_COMPARED = frozenset(
-    {"number", "total", "lines", "lines[].quantity", "lines[].unit_price", "payments[].amount"}
-)
-"""Compared whatever the loss report says."""
+__all__ = ["ALWAYS_COMPARED", "compare_orders", "verify"]
 
 
 def _text(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-def compare_orders(
-    source: Order, target: Order, skip: frozenset[str] = frozenset(), *, status_id: str | None = None
-) -> list[tuple[str, Any, Any]]:
-    """Differences ``(field, source value, target value)`` between two canonical orders.
-
-    ``skip`` holds canonical field paths the target cannot hold (``"lines[].sku"`` style).
-    ``status_id``, when given, is the target status id the source's status maps to
-    (names may differ between platforms); otherwise status names are compared.
-    """
-    diffs: list[tuple[str, Any, Any]] = []
-    skip = skip - ALWAYS_COMPARED
-
-    def check(path: str, pattern: str, a: Any, b: Any) -> None:
-        # A value the source never had may be filled by the target (its currency, say).
-        if pattern not in skip and a != b and (a is not None or pattern in ALWAYS_COMPARED):
-            diffs.append((path, a, b))
-
-    for name in _ORDER_FIELDS:
-        check(name, name, getattr(source, name), getattr(target, name))
-    if status_id is not None:
-        check("status", "status", status_id, target.status and target.status.remote_id)
-    else:
-        check(
-            "status.name",
-            "status",
-            source.status and source.status.name,
-            target.status and target.status.name,
-        )
-    for name in _CUSTOMER_FIELDS:
-        check(
-            f"customer.{name}",
-            f"customer.{name}",
-            getattr(source.customer, name, None),
-            getattr(target.customer, name, None),
-        )
-    check("lines.count", "lines", len(source.lines), len(target.lines))
-    for i, (a, b) in enumerate(zip(source.lines, target.lines, strict=False)):
-        for name in _LINE_FIELDS:
-            check(f"lines[{i}].{name}", f"lines[].{name}", getattr(a, name), getattr(b, name))
-    # A source payment the target cannot take at all is in the loss report as "payments[]".
-    check("payments.count", "payments[]", len(source.payments), len(target.payments))
-    for i, (pa, pb) in enumerate(zip(source.payments, target.payments, strict=False)):
-        for name in _PAYMENT_FIELDS:
-            check(f"payments[{i}].{name}", f"payments[].{name}", getattr(pa, name), getattr(pb, name))
-    return diffs
-
-
 def verify(
     source: Backend,
     target: Backend,
-    state: str | StateStore,
+    state: str | Path | StateStore,
     *,
     concurrency: int = 4,
     progress: Callable[[int], None] | None = None,
     resolver: ReferenceResolver | None = None,
+    selection: Selection | None = None,
 ) -> VerifyReport:
-    """Compare every migrated order with its copy in the target; returns the findings.
+    """Compare the source with the target through the state's id map and the target's stamps.
 
     With the run's ``resolver``, statuses are compared by the target id the
-    source's status maps to, so a mapped rename ("Complete" -> "Completed") is no mismatch.
+    source's status maps to, so a mapped rename ("Complete" -> "Completed") is
+    no mismatch. ``selection`` (the run's) limits which source orders are
+    expected in the target. ``concurrency`` is accepted for compatibility (both sides are
+    read through list pages, one after the other).
     """
-    store: Any = SQLiteStateStore(state) if isinstance(state, str) else state
-    report = VerifyReport(source=source.name, target=target.name)
-
-    def check(row: OrderState) -> tuple[OrderState, list[tuple[str, Any, Any]] | None]:
-        assert row.target_id is not None
-        original = source.get_order(row.source_id)
-        try:
-            copy = target.get_order(row.target_id)
-        except NotFound:
-            return row, None
-        skip = frozenset(loss.field for loss in target.losses(original))
-        status_id = None
-        if resolver is not None and original.status is not None and original.status.name is not None:
-            status_id = resolver.lookup(
-                "status",
-                original.status.name,
-                order=original,
-                target=target,
-                fallback=original.status.remote_id,
-            )
-        return row, compare_orders(original, copy, skip, status_id=status_id)
-
-    def rows() -> Iterator[OrderState]:
-        yield from store.iter_done()
-
+    owned = isinstance(state, str | Path)
+    store: Any = SQLiteStateStore(state) if owned else state
     try:
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            for row, diffs in pool.map(check, rows()):
-                report.checked += 1
-                if diffs is None:
-                    report.missing.append(row.source_id)
-                else:
-                    report.mismatches.extend(
-                        Mismatch(row.source_id, row.target_id, name, _text(a), _text(b))
-                        for name, a, b in diffs
-                    )
-                if progress is not None:
-                    progress(report.checked)
+        id_map = {row.source_id: row.target_id for row in store.iter_done() if row.target_id is not None}
     finally:
-        if isinstance(state, str):
+        if owned:
             store.close()
+    ledger = TargetLedger.read(target, source.name, source.site())
+    report = VerifyReport(source=source.name, target=target.name)
+    stamped = ledger.stamped_ids()
+    mapped_ids = set(id_map.values())
+    report.extra = sorted(tid for ids in stamped.values() for tid in ids if tid not in mapped_ids)
+    for record in selected_records(source, selection or Selection()):
+        if isinstance(record, InvalidOrder):
+            report.unreadable += 1
+            continue
+        _check_one(record, source, target, ledger, id_map, stamped, report, resolver)
+        if progress is not None:
+            progress(report.checked)
     return report
+
+
+def _check_one(
+    original: Order,
+    source: Backend,
+    target: Backend,
+    ledger: TargetLedger,
+    id_map: dict[str, str],
+    stamped: dict[str, list[str]],
+    report: VerifyReport,
+    resolver: ReferenceResolver | None,
+) -> None:
+    source_id = source.remote_id_of(original)
+    report.checked += 1
+    mapped = id_map.get(source_id)
+    copies = list(stamped.get(source_id, ()))
+    if mapped is not None and mapped not in copies and ledger.get(mapped) is not None:
+        copies.insert(0, mapped)
+    if not target.writes_stamps:
+        # Without stamps, an equal order under the natural key is a copy too.
+        copies += [
+            tid
+            for tid in ledger.unstamped_matches(original)
+            if tid not in copies and (entry := ledger.get(tid)) is not None and holds_all(original, entry.copy, target)
+        ]
+    if not copies:
+        report.missing.append(source_id)
+        return
+    if len(copies) > 1:
+        report.duplicated.append((source_id, sorted(copies)))
+    keep = mapped if mapped in copies else copies[0]
+    entry = ledger.get(keep)
+    assert entry is not None
+    skip = frozenset(loss.field for loss in target.losses(original))
+    status_id = target_status_id(original, target, resolver) if resolver is not None else None
+    for name, a, b in compare_orders(original, entry.copy, skip, status_id=status_id):
+        report.mismatches.append(Mismatch(source_id, keep, name, _text(a), _text(b)))

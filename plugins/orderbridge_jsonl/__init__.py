@@ -56,6 +56,23 @@ class JsonlBackend(ob.Backend):
         """In a file, an order is known by its label (it keeps its original source)."""
         return order.label
 
+    # ------------------------------------------------------------ the ledger
+
+    def site(self) -> str:
+        """The file's absolute path."""
+        return str(self.path.resolve())
+
+    @property
+    def writes_stamps(self) -> bool:
+        """Always: a canonical order keeps its ``source``, which is its stamp."""
+        return True
+
+    def stamp_of(self, order: ob.Order) -> ob.Stamp | None:
+        """The canonical ``source`` of ``order`` (the file does not record the source's site)."""
+        if order.source is None:
+            return None
+        return ob.Stamp(order.source.backend, "", order.source.remote_id)
+
     # ------------------------------------------------------------ reading
 
     def _iter_orders(self, **filters: Any) -> Iterator[ob.Order]:
@@ -109,7 +126,9 @@ class JsonlBackend(ob.Backend):
             cut = raw.read().rfind(b"\n") + 1
             raw.truncate(cut)
 
-    def _create_order(self, order: ob.Order, *, journal: ob.WriteJournal | None = None) -> ob.Order:
+    def _create_order(
+        self, order: ob.Order, *, journal: ob.WriteJournal | None = None, stamp: ob.Stamp | None = None
+    ) -> ob.Order:
         line = ob.order_to_json(order) + "\n"
         with self._lock:
             stream = self._open_appender()
@@ -141,7 +160,12 @@ class JsonlBackend(ob.Backend):
                     os.unlink(tmp)
 
     def _update_order(
-        self, remote_id: str, order: ob.Order, *, journal: ob.WriteJournal | None = None
+        self,
+        remote_id: str,
+        order: ob.Order,
+        *,
+        journal: ob.WriteJournal | None = None,
+        stamp: ob.Stamp | None = None,
     ) -> ob.Order:
         if not self.path.exists():
             raise ob.NotFound(f"no order {remote_id!r}: {self.path} does not exist")

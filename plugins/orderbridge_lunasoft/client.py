@@ -182,13 +182,20 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
             )
         return self.to_canonical(answer)
 
-    def _find_order(self, order: ob.Order) -> ob.Order | None:
+    def _find_order(
+        self,
+        order: ob.Order,
+        *,
+        accept: Callable[[ob.Order], bool] | None = None,
+        created_after: datetime | None = None,
+    ) -> ob.Order | None:
         if order.source is not None and order.source.backend == self.name:
             try:
-                return self._get_order(order.source.remote_id)
+                found = self._get_order(order.source.remote_id)
             except ob.NotFound:
                 return None
-        return super()._find_order(order)
+            return found if accept is None or accept(found) else None
+        return super()._find_order(order, accept=accept, created_after=created_after)
 
     # ------------------------------------------------------------ writing
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from collections.abc import Callable, Iterator, Mapping
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +23,9 @@ from . import wire
 __all__ = ["WebinOneV1", "WebinOneV2"]
 
 _Step = Callable[[], Any]
+
+CHILD_POST_ATTEMPTS = 3
+"""Tries of one line or payment POST; after an ambiguous answer the order is read before trying again."""
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -80,7 +84,9 @@ class _WebinOne(ob.Backend):
         allow_http: bool = False,
         transport: ob.Transport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stamp_field: str | None = None,
     ) -> None:
+        self.stamp_field = wire.parse_stamp_field(stamp_field) if stamp_field is not None else None
         if not isinstance(page_size, int) or page_size < 1:
             raise ob.ConfigurationError("page_size must be a positive integer")
         if on_unresolved not in ("fail", "omit"):
@@ -173,8 +179,19 @@ class _WebinOne(ob.Backend):
     def _get_order(self, remote_id: str) -> ob.Order:
         return self._decode(self.get_order_doc(remote_id), "order")
 
-    def _find_order(self, order: ob.Order) -> ob.Order | None:
-        """The site's copy of ``order`` by (InvoiceNumber, OrderName), newest first; no ``Where`` used."""
+    def _find_order(
+        self,
+        order: ob.Order,
+        *,
+        accept: Callable[[ob.Order], bool] | None = None,
+        created_after: datetime | None = None,
+    ) -> ob.Order | None:
+        """The site's copy of ``order`` by (InvoiceNumber, OrderName), newest first; no ``Where`` used.
+
+        With ``created_after``, the walk back stops at the first page holding an
+        order created before it (ids grow with creation time: assumed, see
+        :data:`wire.IDS_GROW_WITH_TIME`).
+        """
         key = self.natural_key(order)
         if key is None:
             return None
@@ -183,12 +200,22 @@ class _WebinOne(ob.Backend):
         offset = ((total - 1) // self.page_size) * self.page_size if total else -1
         while offset >= 0:
             items, _ = self.list_orders_page(offset, self.page_size)
+            older = False
             for item in reversed(items):
                 if not isinstance(item, dict):
                     continue
                 invoice = item.get("InvoiceNumber")
                 if item.get("OrderName") == name and invoice is not None and str(invoice) == number:
-                    return self._decode(item, "orders list item")
+                    candidate = self._decode(item, "orders list item")
+                    made = candidate.created_at
+                    recent = created_after is None or made is None or made >= created_after
+                    if recent and (accept is None or accept(candidate)):
+                        return candidate
+                if created_after is not None and wire.IDS_GROW_WITH_TIME:
+                    created = wire.created_time(item)
+                    older = older or (created is not None and created < created_after)
+            if older:
+                return None
             offset -= self.page_size
         return None
 
@@ -205,21 +232,34 @@ class _WebinOne(ob.Backend):
         A dry run reports the ``None`` entries; nothing is sent to the site
         (except what a plugin's ``orderbridge_resolve_reference`` hook does).
         """
-        plan: dict[str, str | None] = {}
-        for kind, value, fallback in self._needs(order):
-            found = self.resolver.lookup(kind, value, order=order, target=self, fallback=fallback)
-            plan[kind] = found if found is not None and wire.is_target_id(found) else None
-        return plan
+        return {
+            kind: self._lookup_reference(order, kind, value, fallback)
+            for kind, value, fallback in self._needs(order)
+        }
+
+    def _lookup_reference(self, order: ob.Order, kind: str, value: str, fallback: str | None) -> str | None:
+        """The target id for one reference, or ``None``.
+
+        Table and hook values are the site's ids as the operator or plugin wrote
+        them (the pages type the asset ids as strings, so ``"D1"`` may be one) and
+        are sent verbatim. Only an identity guess is checked: it is the source's
+        code or name when the source has no id, which is not a WebinOne id.
+        """
+        found, origin = self.resolver.lookup_origin(kind, value, order=order, target=self, fallback=fallback)
+        if found is None or (origin == "identity" and not wire.is_target_id(found)):
+            return None
+        return found
 
     def _resolve(self, order: ob.Order) -> dict[str, str]:
         """Every reference resolved, or :class:`~orderbridge.UnresolvedReference` (before any request).
 
-        A resolution that is not a WebinOne id (identity giving a code or name) is unresolved.
+        An identity fallback that is not a WebinOne id (a code or name) is unresolved;
+        table and hook values are taken as written.
         """
         refs: dict[str, str] = {}
         for kind, value, fallback in self._needs(order):
-            found = self.resolver.lookup(kind, value, order=order, target=self, fallback=fallback)
-            if found is not None and wire.is_target_id(found):
+            found = self._lookup_reference(order, kind, value, fallback)
+            if found is not None:
                 refs[kind] = found
             elif self.on_unresolved == "fail":
                 raise ob.UnresolvedReference(kind=kind, value=value, order=order.label, target=self.name)
@@ -288,6 +328,7 @@ class WebinOneV2(_WebinOne):
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {ob.Capability.READ, ob.Capability.CREATE, ob.Capability.UPDATE, ob.Capability.DELETE}
     )
+    sets_created_at: ClassVar[bool] = True  # CreatedDateTime is the server's clock (not settable)
 
     # ------------------------------------------------------------ translation
 
@@ -493,7 +534,52 @@ class WebinOneV2(_WebinOne):
     def _delete_order(self, remote_id: str) -> None:
         self.delete_order_doc(remote_id)
 
-    def _create_order(self, order: ob.Order, *, journal: ob.WriteJournal | None = None) -> ob.Order:
+    # ------------------------------------------------------------ the ledger
+
+    @property
+    def writes_stamps(self) -> bool:
+        """Whether a ``stamp_field`` is configured (the stamp goes in that custom CRM field)."""
+        return self.stamp_field is not None
+
+    def stamp_of(self, order: ob.Order) -> ob.Stamp | None:
+        """The stamp in the ``stamp_field`` custom CRM field of ``order``, or ``None``."""
+        if self.stamp_field is None:
+            return None
+        group, field = self.stamp_field
+        return ob.Stamp.parse(order.custom_fields.get(group, {}).get(field))
+
+    def _with_stamp(
+        self, groups: Mapping[str, Mapping[str, Any]], stamp: ob.Stamp | None
+    ) -> dict[str, dict[str, Any]]:
+        """``groups`` plus the stamp's field, when stamping."""
+        merged = {group: dict(fields) for group, fields in groups.items()}
+        if stamp is not None and self.stamp_field is not None:
+            group, field = self.stamp_field
+            merged.setdefault(group, {})[field] = stamp.text()
+        return merged
+
+    def _add_child(self, w: _Writer, key: str, post: Callable[[], dict[str, Any]]) -> str | None:
+        """POST a line or payment, looking at the order before posting again after an ambiguous answer.
+
+        Returns the new child's id (from the ``key`` list of the order's answer).
+        """
+        before = _ids(w.doc.get(key))
+        for attempt in range(CHILD_POST_ATTEMPTS):
+            try:
+                w.doc = post()
+                break
+            except ob.AmbiguousWrite:
+                if attempt + 1 == CHILD_POST_ATTEMPTS:
+                    raise
+                w.doc = self.get_order_doc(w.order_id)
+                if _new_id(before, _ids(w.doc.get(key))) is not None:
+                    break  # the first POST was applied
+        w.stale = False
+        return _new_id(before, _ids(w.doc.get(key)))
+
+    def _create_order(
+        self, order: ob.Order, *, journal: ob.WriteJournal | None = None, stamp: ob.Stamp | None = None
+    ) -> ob.Order:
         refs = self._resolve(order)  # UnresolvedReference before any request
         created = self.create_order_doc(self.order_create_body(order, refs))
         order_id = str(created.get("Id")) if created.get("Id") is not None else None
@@ -503,14 +589,25 @@ class WebinOneV2(_WebinOne):
         writer.note("order", {"order_id": order_id})
         writer.doc = created
         try:
-            self._write_parts(writer, order, refs, created)
+            self._write_parts(writer, order, refs, created, stamp)
         except ob.OrderbridgeError as exc:
             raise writer.partial(exc) from exc
         return self._decode(writer.result(), "order")
 
     def _write_parts(
-        self, w: _Writer, order: ob.Order, refs: Mapping[str, str], created: dict[str, Any]
+        self,
+        w: _Writer,
+        order: ob.Order,
+        refs: Mapping[str, str],
+        created: dict[str, Any],
+        stamp: ob.Stamp | None,
     ) -> None:
+        # The stamp first: from here on even a half-written copy is recognisably ours.
+        groups = self._with_stamp(order.custom_fields, stamp)
+        if groups:
+            self.update_custom_groups(w.order_id, groups)
+            w.merge_groups(groups)
+            w.note("custom_groups", {})
         # Currency and country come from the API application's profile; one PUT only if they differ.
         want_currency = order.currency if order.currency is not None else created.get("Currency")
         want_country = order.country if order.country is not None else created.get("Country")
@@ -519,21 +616,15 @@ class WebinOneV2(_WebinOne):
             body = self.order_update_body(w.order_id, order, refs, current)
             w.doc = self.update_order_doc(w.order_id, body)
             w.note("order_fields", {})
-        if order.custom_fields:
-            self.update_custom_groups(w.order_id, order.custom_fields)
-            w.merge_groups(order.custom_fields)
-            w.note("custom_groups", {})
         for i, line in enumerate(order.lines):
-            before = _ids(w.doc.get("OrderLines"))
-            w.doc = self.add_line(w.order_id, self.line_create_body(line))
-            line_id = _new_id(before, _ids(w.doc.get("OrderLines")))
+            body = self.line_create_body(line)
+            line_id = self._add_child(w, "OrderLines", partial(self.add_line, w.order_id, body))
             w.lines.append(line_id)
             w.note(f"line:{i}", {"index": i, "line_id": line_id})
         self._write_assets(w, order, refs, None)
         for i, payment in enumerate(tr.writable_payments(order)):
-            before = _ids(w.doc.get("Payments"))
-            w.doc = self.add_payment(w.order_id, self.payment_create_body(w.order_id, payment))
-            payment_id = _new_id(before, _ids(w.doc.get("Payments")))
+            body = self.payment_create_body(w.order_id, payment)
+            payment_id = self._add_child(w, "Payments", partial(self.add_payment, w.order_id, body))
             w.payments.append(payment_id)
             w.note(f"payment:{i}", {"index": i, "payment_id": payment_id})
 
@@ -558,7 +649,12 @@ class WebinOneV2(_WebinOne):
             w.note(kind, {f"{kind}_id": target_id})
 
     def _update_order(
-        self, remote_id: str, order: ob.Order, *, journal: ob.WriteJournal | None = None
+        self,
+        remote_id: str,
+        order: ob.Order,
+        *,
+        journal: ob.WriteJournal | None = None,
+        stamp: ob.Stamp | None = None,
     ) -> ob.Order:
         refs = self._resolve(order)  # UnresolvedReference before any request
         current_doc = self.get_order_doc(remote_id)
@@ -566,7 +662,7 @@ class WebinOneV2(_WebinOne):
         w = _Writer(self, remote_id, journal)
         w.doc = current_doc
         try:
-            self._update_parts(w, order, refs, current)
+            self._update_parts(w, order, refs, current, stamp)
         except ob.OrderbridgeError as exc:
             if w.steps:
                 raise w.partial(exc) from exc
@@ -575,14 +671,21 @@ class WebinOneV2(_WebinOne):
             w.doc = self.get_order_doc(remote_id)
         return self._decode(w.result(), "order")
 
-    def _update_parts(self, w: _Writer, order: ob.Order, refs: Mapping[str, str], current: ob.Order) -> None:
+    def _update_parts(
+        self,
+        w: _Writer,
+        order: ob.Order,
+        refs: Mapping[str, str],
+        current: ob.Order,
+        stamp: ob.Stamp | None = None,
+    ) -> None:
         oid = w.order_id
         want = self.order_update_body(oid, order, refs, current)
         now = self.order_update_body(oid, current, _current_refs(current), current)
         if want != now:
             w.doc = self.update_order_doc(oid, want)
             w.note("order_fields", {})
-        groups = _changed_groups(order.custom_fields, current.custom_fields)
+        groups = _changed_groups(self._with_stamp(order.custom_fields, stamp), current.custom_fields)
         if groups:
             self.update_custom_groups(oid, groups)
             w.merge_groups(groups)
@@ -608,10 +711,8 @@ class WebinOneV2(_WebinOne):
             w.stale = False
             w.note("line_updated", {"line_id": line_id})
         for line in extra_wanted:
-            before = _ids(w.doc.get("OrderLines"))
-            w.doc = self.add_line(oid, self.line_create_body(line))
-            w.stale = False
-            new_line = _new_id(before, _ids(w.doc.get("OrderLines")))
+            body = self.line_create_body(line)
+            new_line = self._add_child(w, "OrderLines", partial(self.add_line, oid, body))
             w.lines.append(new_line)
             w.note("line", {"line_id": new_line})
         if _assets(order) != _assets(current):
@@ -636,10 +737,8 @@ class WebinOneV2(_WebinOne):
             w.stale = False
             w.note("payment_updated", {"payment_id": payment_id})
         for payment in extra_wanted_p:
-            before = _ids(w.doc.get("Payments"))
-            w.doc = self.add_payment(oid, self.payment_create_body(oid, payment))
-            w.stale = False
-            new_payment = _new_id(before, _ids(w.doc.get("Payments")))
+            body = self.payment_create_body(oid, payment)
+            new_payment = self._add_child(w, "Payments", partial(self.add_payment, oid, body))
             w.payments.append(new_payment)
             w.note("payment", {"payment_id": new_payment})
 
@@ -867,7 +966,12 @@ class WebinOneV1(_WebinOne):
         return body
 
     def _update_order(
-        self, remote_id: str, order: ob.Order, *, journal: ob.WriteJournal | None = None
+        self,
+        remote_id: str,
+        order: ob.Order,
+        *,
+        journal: ob.WriteJournal | None = None,
+        stamp: ob.Stamp | None = None,
     ) -> ob.Order:
         refs = self._resolve(order)  # UnresolvedReference before any request
         current = self._get_order(remote_id)

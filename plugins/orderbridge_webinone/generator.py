@@ -356,6 +356,8 @@ class OrderRecord:
     lines: list[LineRecord] = field(default_factory=list)
     payments: list[PaymentRecord] = field(default_factory=list)
     custom_crm_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    is_deleted: bool = False
+    """Soft-deleted: still listed and readable, rendered ``"IsDeleted": true`` in v2."""
 
 
 # ------------------------------------------------------------------ pricing
@@ -511,7 +513,7 @@ def render_v2(order: OrderRecord, site: SiteProfile) -> dict[str, Any]:
         "Country": order.country,
         "InvoiceDate": v2_time(order.invoice_date),
         "InvoiceNumber": order.invoice_number,
-        "IsDeleted": False,
+        "IsDeleted": order.is_deleted,
         "IsRecurring": order.is_recurring,
         "MainOrderId": order.main_order_id,
         "MemberId": order.member_id,

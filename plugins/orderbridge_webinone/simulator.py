@@ -48,7 +48,13 @@ Behaviour (where the pages are silent, the choice is marked *assumed*):
 - v1 ``fields`` selects nested parts (``Status,Member,...``); without ``fields`` a list
   item has only the scalar fields (*assumed*); an unknown part is a 400. The single-order
   v1 answers (GET item, PUT) carry every part and ``Member.Id`` as a string, as on the page.
-- Deletion is real: a deleted order answers 404 (``IsDeleted`` is always ``false``).
+- Deletion depends on the ``soft_delete`` knob. ``False`` (the default): deletion is
+  real, the order leaves the lists and answers 404 afterwards (``IsDeleted`` is always
+  ``false``). ``True``: the order is only marked deleted; it stays in list pages and
+  single GETs (v1 and v2; v2 shows ``"IsDeleted": true``, the v1 shape has no such
+  field), its lines and payments stay readable, a second DELETE answers 404 and every
+  write to it (order PUT v1/v2, ``custom-crm-groups``, asset PUTs, line and payment
+  POST/PUT/DELETE) answers 404 (both *assumed*; the pages show only the flag).
 - An order without a member answers ``"MemberId": null, "Member": null`` (*assumed*); one
   without discount/voucher/tax/shipping option shows that part with ``null`` code/name
   and cost ``0.00``, as on the v1 sample.
@@ -375,7 +381,8 @@ class WebinOneSimulator(Simulator):
     same catalogs and catalog ids), ``id_start`` (first id of the site's sequence),
     ``invoice_start`` (first invoice number the site assigns), ``clock`` (returns the
     aware "now"; creation times and token expiry use it), ``strict_fields`` (reject
-    body keys an endpoint does not document).
+    body keys an endpoint does not document), ``soft_delete`` (DELETE marks an order
+    ``IsDeleted`` instead of removing it; see the module docstring).
     """
 
     name = "webinone"
@@ -395,6 +402,7 @@ class WebinOneSimulator(Simulator):
         invoice_start: int = 1,
         clock: Clock | None = None,
         strict_fields: bool = False,
+        soft_delete: bool = False,
     ) -> None:
         super().__init__()
         self.client_id = client_id
@@ -405,6 +413,7 @@ class WebinOneSimulator(Simulator):
         self.invoice_start = invoice_start
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.strict_fields = strict_fields
+        self.soft_delete = soft_delete
         self._tokens: dict[str, datetime] = {}
         self.reset()
 
@@ -454,9 +463,21 @@ class WebinOneSimulator(Simulator):
             self._next_invoice += count
 
     def order_count(self) -> int:
-        """How many orders the site holds."""
+        """How many orders the site lists (soft-deleted ones included)."""
         with self.lock:
             return len(self._ids)
+
+    def deleted_ids(self) -> list[int]:
+        """Ids of the orders marked deleted (``soft_delete``), ascending."""
+        with self.lock:
+            # A soft-deleted order is always stored: marking it materialized it.
+            return sorted(i for i, record in self._records.items() if record.is_deleted)
+
+    def live_order_ids(self) -> list[int]:
+        """Ids of the orders not marked deleted, ascending."""
+        with self.lock:
+            deleted = set(self.deleted_ids())
+            return [i for i in self._ids if i not in deleted]
 
     def order_ids(self) -> list[int]:
         """Every order id, ascending."""
@@ -495,7 +516,10 @@ class WebinOneSimulator(Simulator):
             return record.id
 
     def remove_order(self, order_id: int) -> None:
-        """Delete an order directly; ``KeyError`` if absent."""
+        """Delete an order directly (marked deleted under ``soft_delete``); ``KeyError`` if absent.
+
+        An order already marked deleted counts as absent, as for the DELETE endpoint.
+        """
         with self.lock:
             if not self._delete(order_id):
                 raise KeyError(order_id)
@@ -546,9 +570,15 @@ class WebinOneSimulator(Simulator):
         self._payment_owner.update((p.id, record.id) for p in record.payments)
 
     def _delete(self, order_id: int) -> bool:
+        """Delete (or, under ``soft_delete``, mark deleted) an order; ``False`` if there is none."""
         record = self._get(order_id)
-        if record is None:
+        if record is None or record.is_deleted:
             return False
+        if self.soft_delete:
+            stored = self._materialize(order_id)
+            assert stored is not None
+            stored.is_deleted = True
+            return True
         for line in record.lines:
             self._line_owner.pop(line.id, None)
         for payment in record.payments:
@@ -574,7 +604,8 @@ class WebinOneSimulator(Simulator):
 
     def _line(self, line_id: int, *, write: bool = True) -> tuple[OrderRecord, LineRecord]:
         record = self._owner(line_id, self._line_owner, write)
-        if record is not None:
+        # A soft-deleted order's lines stay readable but take no writes.
+        if record is not None and not (write and record.is_deleted):
             for line in record.lines:
                 if line.id == line_id:
                     return record, line
@@ -582,7 +613,8 @@ class WebinOneSimulator(Simulator):
 
     def _payment(self, payment_id: int) -> tuple[OrderRecord, PaymentRecord]:
         record = self._owner(payment_id, self._payment_owner, True)
-        if record is not None:
+        # Only writes look a payment up by id; a soft-deleted order takes none.
+        if record is not None and not record.is_deleted:
             for payment in record.payments:
                 if payment.id == payment_id:
                     return record, payment
@@ -591,7 +623,7 @@ class WebinOneSimulator(Simulator):
     def _order(self, order_id: str, *, write: bool = False) -> OrderRecord:
         ident = _path_id(order_id, "Order")
         record = self._materialize(ident) if write else self._get(ident)
-        if record is None:
+        if record is None or (write and record.is_deleted):
             raise _not_found("Order", ident)
         return record
 

@@ -14,16 +14,19 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from orderbridge import jsonutil
+from orderbridge import ConfigurationError
 
 __all__ = [
     "CLIENT_ID_ENV",
     "CLIENT_SECRET_ENV",
+    "IDS_GROW_WITH_TIME",
     "PAGE_SIZE",
     "TOKEN_PATH",
     "V1_FIELDS",
     "V1_GATEWAY_NAMES",
     "V1_ORDERS",
     "V2_ORDERS",
+    "created_time",
     "custom_groups_body",
     "format_v1_time",
     "format_v2_time",
@@ -32,6 +35,7 @@ __all__ = [
     "is_normal_v1_time",
     "is_normal_v2_time",
     "is_target_id",
+    "parse_stamp_field",
     "v1_list_params",
     "v2_list_params",
     "where_text",
@@ -179,3 +183,40 @@ def gateway_to_v1(name: str) -> int | str:
         return number
     raw = _V1_RAW.match(name)
     return int(raw.group(1)) if raw else name
+
+
+# ------------------------------------------------------------------ the ledger (stamps, own copies)
+
+IDS_GROW_WITH_TIME: Final = True
+"""Assumed: a site gives new orders ever larger ids, so in a list ordered by ``Id`` the
+newest orders come last and nothing created after an order is listed before it. Looking
+for a copy an ambiguous create may have left stops at the first page of older orders."""
+
+_STAMP_FIELD = re.compile(r"([A-Za-z0-9_\-]+)\.([A-Za-z0-9_\-]+)\Z")
+
+
+def parse_stamp_field(text: str) -> tuple[str, str]:
+    """``"GroupAlias.FieldAlias"`` of the custom CRM field that holds a migration's stamp.
+
+    The operator creates this text field on the target site beforehand; the
+    stamp goes in with the ``custom-crm-groups`` PUT that follows the create.
+    """
+    match = _STAMP_FIELD.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigurationError(
+            f"stamp_field must be 'GroupAlias.FieldAlias' (a custom CRM field of the target site), "
+            f"not {text!r}"
+        )
+    return match.group(1), match.group(2)
+
+
+def created_time(item: Mapping[str, Any]) -> datetime | None:
+    """An order document's ``CreatedDateTime`` (v2: UTC with ``Z``), or ``None`` when unreadable."""
+    value = item.get("CreatedDateTime")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

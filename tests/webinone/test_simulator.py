@@ -557,6 +557,71 @@ def test_delete_answers_204_without_body(make_site: Any) -> None:
     site.call("GET", f"{V1}/{created}", expect=404)
 
 
+def test_default_delete_is_real(make_site: Any) -> None:
+    site = make_site(seed_count=3)
+    seeded = site.sim.order_ids()[0]
+    site.call("DELETE", f"{V2}/{seeded}", expect=204)
+    site.call("GET", f"{V1}/{seeded}", expect=404)
+    assert site.sim.order_count() == 2 and seeded not in site.sim.order_ids()
+    assert site.sim.deleted_ids() == [] and site.sim.live_order_ids() == site.sim.order_ids()
+    assert all(item["IsDeleted"] is False for item in site.call("GET", V2)["Items"])
+
+
+def test_soft_delete_keeps_the_order_listed_and_readable(make_site: Any) -> None:
+    site = make_site(WebinOneSimulator(soft_delete=True), seed_count=3)
+    seeded = site.sim.order_ids()[1]
+    created = site.send("POST", V2, {}, expect=201)["Id"]
+    for order_id in (seeded, created):
+        answer = site.http.delete(f"{site.url}{V2}/{order_id}", timeout=TIMEOUT)
+        assert answer.status_code == 204 and answer.content == b""
+        assert site.call("GET", f"{V2}/{order_id}")["IsDeleted"] is True
+        assert site.call("GET", f"{V1}/{order_id}")["Id"] == order_id
+    page = site.call("GET", V2)
+    assert page["TotalItemsCount"] == 4
+    assert {i["Id"]: i["IsDeleted"] for i in page["Items"]} == {
+        i: i in (seeded, created) for i in site.sim.order_ids()
+    }
+    assert [i["Id"] for i in site.call("GET", V1)["Items"]] == site.sim.order_ids()
+    assert site.sim.order_count() == 4
+    assert site.sim.deleted_ids() == sorted((seeded, created))
+    assert site.sim.live_order_ids() == [i for i in site.sim.order_ids() if i not in (seeded, created)]
+
+
+def test_soft_deleted_order_answers_404_to_a_second_delete_and_to_writes(make_site: Any) -> None:
+    site = make_site(WebinOneSimulator(soft_delete=True), seed_count=2)
+    order_id = site.sim.order_ids()[0]
+    before = site.call("GET", f"{V2}/{order_id}")
+    line_id, payment_id = before["OrderLines"][0]["Id"], before["Payments"][0]["Id"]
+    site.call("DELETE", f"{V2}/{order_id}", expect=204)
+    site.call("DELETE", f"{V2}/{order_id}", expect=404)
+    with pytest.raises(KeyError):
+        site.sim.remove_order(order_id)
+    site.send("PUT", f"{V2}/{order_id}", {"OrderName": "again"}, expect=404)
+    site.send("PUT", f"{V1}/{order_id}", {"OrderName": "again"}, expect=404)
+    site.send("PUT", f"{V2}/{order_id}/custom-crm-groups", {"G": {"F": 1}}, expect=404)
+    site.send("PUT", f"{V2}/{order_id}/discount-code", {"DiscountId": None}, expect=404)
+    site.send(
+        "POST", f"{V2}/{order_id}/order-lines", {"ProductName": "x", "Quantity": 1, "UnitPrice": 1}, 404
+    )
+    site.send("PUT", f"{V2}/order-lines/{line_id}", {"Quantity": 2}, expect=404)
+    site.call("DELETE", f"{V2}/order-lines/{line_id}", expect=404)
+    site.send("POST", f"{V2}/{order_id}/payments", {"Amount": 1}, expect=404)
+    site.send("PUT", f"{V2}/payments/{payment_id}", {"Notes": "x"}, expect=404)
+    site.call("DELETE", f"{V2}/payments/{payment_id}", expect=404)
+    after = site.call("GET", f"{V2}/{order_id}")
+    assert after == {**before, "IsDeleted": True}
+    assert site.call("GET", f"{V2}/order-lines/{line_id}")["Id"] == line_id  # reads still work
+
+
+def test_remove_order_soft_deletes_under_the_knob() -> None:
+    sim = WebinOneSimulator(soft_delete=True)
+    sim.seed(2)
+    first = sim.order_ids()[0]
+    sim.remove_order(first)
+    assert sim.order_doc(first)["IsDeleted"] is True and sim.order_count() == 2
+    assert sim.deleted_ids() == [first] and sim.live_order_ids() == sim.order_ids()[1:]
+
+
 def test_v1_put_updates_and_answers_the_v1_order(make_site: Any) -> None:
     site = make_site(WebinOneSimulator(site_timezone="America/New_York"), seed_count=3)
     order_id = site.sim.order_ids()[2]

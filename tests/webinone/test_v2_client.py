@@ -13,7 +13,7 @@ from orderbridge_webinone import WebinOneV2
 
 import orderbridge as ob
 
-from .conftest import BASE, V2, add_json, deep, page, real_v2_doc, sent
+from .conftest import BASE, V2, add_json, deep, page, real_v2_doc, resolver, sent
 
 D = Decimal
 
@@ -297,13 +297,53 @@ def test_ambiguous_first_post_propagates(mock: responses.RequestsMock, v2: Webin
     assert len(mock.calls) == 1  # never retried blindly
 
 
-def test_ambiguous_later_post_is_a_partial_write(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
+def test_ambiguous_line_post_that_never_lands_is_a_partial_write(
+    mock: responses.RequestsMock, v2: WebinOneV2
+) -> None:
     add_json(mock, "POST", V2, state(900), status=201)
     mock.add("POST", f"{V2}/900/order-lines", status=502)
+    add_json(mock, "GET", f"{V2}/900", state(900))  # each look shows no new line
     with pytest.raises(ob.PartialWrite) as info:
         v2.create_order(ob.Order(name="x", lines=(ob.OrderLine(product_name="p", unit_price=D(1)),)))
     assert isinstance(info.value.cause, ob.AmbiguousWrite)
     assert info.value.written["steps"] == ["order"]
+    methods = [(m, p) for m, p, _, _ in sent(mock.calls)]
+    # looked at the order before each new try: POST, GET, POST, GET, POST
+    assert methods[1:] == [
+        ("POST", "/api/v2/admin/orders/900/order-lines"), ("GET", "/api/v2/admin/orders/900"),
+    ] * 2 + [("POST", "/api/v2/admin/orders/900/order-lines")]  # fmt: skip
+
+
+def test_ambiguous_line_post_that_landed_is_not_sent_again(
+    mock: responses.RequestsMock, v2: WebinOneV2
+) -> None:
+    add_json(mock, "POST", V2, state(900), status=201)
+    mock.add("POST", f"{V2}/900/order-lines", status=502)
+    add_json(mock, "GET", f"{V2}/900", state(900, 1))  # the server applied it before failing
+    created = v2.create_order(ob.Order(name="x", lines=(ob.OrderLine(product_name="p", unit_price=D(1)),)))
+    assert len(created.lines) == 1
+    posts = [p for m, p, _, _ in sent(mock.calls) if m == "POST"]
+    assert posts == ["/api/v2/admin/orders", "/api/v2/admin/orders/900/order-lines"]
+
+
+def test_stamp_is_written_right_after_the_order_before_lines(mock: responses.RequestsMock) -> None:
+    client = WebinOneV2(
+        BASE, token="tok", resolver=resolver(), sleep=lambda s: None, stamp_field="migration.source"
+    )
+    register_create(mock)
+    stamp = ob.Stamp("webinone-v1", "https://old.example.com", "5000")
+    order = source_order()
+    client.create_order(order, stamp=stamp)
+    calls = sent(mock.calls)
+    assert calls[1][:2] == ("PUT", "/api/v2/admin/orders/900/custom-crm-groups")
+    assert calls[1][3] == {**order.custom_fields, "migration": {"source": stamp.text()}}
+    assert all(p.endswith("order-lines") is False for _, p, _, _ in calls[:2])
+    held = real_v2_doc(order_id=900)
+    held["CustomCrmGroups"] = {"migration": {"source": stamp.text()}}
+    assert client.stamp_of(WebinOneV2.to_canonical(held)) == stamp
+    assert client.writes_stamps
+    with pytest.raises(ob.ConfigurationError, match="GroupAlias.FieldAlias"):
+        WebinOneV2(BASE, token="tok", stamp_field="no-dot")
 
 
 def test_unresolved_reference_before_any_request(mock: responses.RequestsMock) -> None:
@@ -363,6 +403,35 @@ def test_resolved_ids_are_sent(mock: responses.RequestsMock) -> None:
     calls = sent(mock.calls)
     assert calls[0][3]["StatusId"] == "7" and calls[0][3]["MemberId"] == 99
     assert calls[1] == ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "4001"})
+
+
+def test_table_values_are_sent_as_written(mock: responses.RequestsMock) -> None:
+    # The pages type DiscountId (and the other asset ids) as strings: an operator's
+    # table value is the site's id even when it is not all digits.
+    tables = {"status": {"Paid": "7"}, "member": {"28049": "M-7"}, "discount": {"SPRING10": "D1"}}
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    order = source_order().evolve(lines=(), payments=(), custom_fields={}, taxes=(), shipping=None)
+    assert client.plan_references(order) == {"status": "7", "member": "M-7", "discount": "D1"}
+    assert client.unresolved_references(order) == []
+    add_json(mock, "POST", V2, state(900), status=201)
+    add_json(mock, "PUT", f"{V2}/900/discount-code", state(900))
+    client.create_order(order)
+    calls = sent(mock.calls)
+    assert calls[0][3]["StatusId"] == "7" and calls[0][3]["MemberId"] == "M-7"
+    assert calls[1] == ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "D1"})
+
+
+def test_identity_code_is_unresolved_even_beside_table_values(mock: responses.RequestsMock) -> None:
+    tables = {"discount": {"SPRING10": "D1"}}
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    order = source_order()
+    assert client.plan_references(order) == {
+        "status": "13176", "member": "28049", "discount": "D1", "shipping_option": None, "tax": None,
+    }  # fmt: skip
+    with pytest.raises(ob.UnresolvedReference) as info:
+        client.create_order(order)
+    assert (info.value.kind, info.value.value) == ("shipping_option", "Standard")
+    assert len(mock.calls) == 0
 
 
 def test_currency_other_than_the_sites_profile_costs_one_put(

@@ -1,0 +1,115 @@
+"""Comparing a source order with a target's copy of it, field by field.
+
+Compared: number and name, currency, totals, status, customer, lines and
+payments. A field the source leaves empty may be filled in by the target
+(its default currency, say) without a mismatch. A field the target cannot
+hold (it is in the target's loss report for that order) is not compared: its
+absence was reported at migration time. The money and identity of an order
+are compared even then: a target that computes its own total must arrive at
+the source's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orderbridge.backend import Backend
+from orderbridge.model import Order
+from orderbridge.references import ReferenceResolver
+
+__all__ = ["ALWAYS_COMPARED", "compare_orders", "holds_all", "target_status_id"]
+
+_ORDER_FIELDS = ("number", "name", "currency", "total")
+_LINE_FIELDS = ("product_name", "product_ref", "quantity", "unit_price", "total_price")
+_PAYMENT_FIELDS = ("amount", "payment_type", "created_at")
+_CUSTOMER_FIELDS = ("email", "first_name", "last_name")
+ALWAYS_COMPARED = frozenset(
+    {"number", "total", "lines", "lines[].quantity", "lines[].unit_price", "payments[].amount"}
+)
+"""Compared whatever the loss report says."""
+
+
+def compare_orders(
+    source: Order, target: Order, skip: frozenset[str] = frozenset(), *, status_id: str | None = None
+) -> list[tuple[str, Any, Any]]:
+    """Differences ``(field, source value, target value)`` between two canonical orders.
+
+    ``skip`` holds canonical field paths the target cannot hold (``"lines[].sku"`` style).
+    ``status_id``, when given, is the target status id the source's status maps to
+    (names may differ between platforms); otherwise status names are compared.
+    """
+    diffs: list[tuple[str, Any, Any]] = []
+    skip = skip - ALWAYS_COMPARED
+
+    def check(path: str, pattern: str, a: Any, b: Any) -> None:
+        # A value the source never had may be filled by the target (its currency, say).
+        if pattern not in skip and a != b and (a is not None or pattern in ALWAYS_COMPARED):
+            diffs.append((path, a, b))
+
+    for name in _ORDER_FIELDS:
+        check(name, name, getattr(source, name), getattr(target, name))
+    if status_id is not None:
+        check("status", "status", status_id, target.status and target.status.remote_id)
+    else:
+        check(
+            "status.name",
+            "status",
+            source.status and source.status.name,
+            target.status and target.status.name,
+        )
+    for name in _CUSTOMER_FIELDS:
+        check(
+            f"customer.{name}",
+            f"customer.{name}",
+            getattr(source.customer, name, None),
+            getattr(target.customer, name, None),
+        )
+    check("lines.count", "lines", len(source.lines), len(target.lines))
+    for i, (a, b) in enumerate(zip(source.lines, target.lines, strict=False)):
+        for name in _LINE_FIELDS:
+            check(f"lines[{i}].{name}", f"lines[].{name}", getattr(a, name), getattr(b, name))
+    # A source payment the target cannot take at all is in the loss report as "payments[]".
+    check("payments.count", "payments[]", len(source.payments), len(target.payments))
+    for i, (pa, pb) in enumerate(zip(source.payments, target.payments, strict=False)):
+        for name in _PAYMENT_FIELDS:
+            check(f"payments[{i}].{name}", f"payments[].{name}", getattr(pa, name), getattr(pb, name))
+    return diffs
+
+
+def target_status_id(source: Order, target: Backend, resolver: ReferenceResolver | None = None) -> str | None:
+    """The target's status id that ``source``'s status maps to, through ``resolver``
+    (default: the target's own ``resolver`` attribute, if it has one); ``None`` when unknown."""
+    resolver = resolver if resolver is not None else getattr(target, "resolver", None)
+    if not isinstance(resolver, ReferenceResolver) or source.status is None or source.status.name is None:
+        return None
+    return resolver.lookup(
+        "status", source.status.name, order=source, target=target, fallback=source.status.remote_id
+    )
+
+
+def holds_all(source: Order, copy: Order, target: Backend) -> bool:
+    """Whether the target's ``copy`` holds ``source`` in every field the target can hold.
+
+    Compared: what ``verify`` compares (number, name, currency, totals, status,
+    customer, lines, payments), plus asset codes and custom fields the source sets.
+    """
+    skip = frozenset(loss.field for loss in target.losses(source))
+    if compare_orders(source, copy, skip, status_id=target_status_id(source, target)):
+        return False
+    assets = (
+        ("discounts", [d.code for d in source.discounts], [d.code for d in copy.discounts]),
+        ("gift_vouchers", [g.code for g in source.gift_vouchers], [g.code for g in copy.gift_vouchers]),
+        ("taxes", [t.code for t in source.taxes], [t.code for t in copy.taxes]),
+    )
+    for field, want, have in assets:
+        if want and field not in skip and field + "[]" not in skip and want != have:
+            return False
+    if source.shipping is not None and "shipping" not in skip:
+        if copy.shipping is None or copy.shipping.name != source.shipping.name:
+            return False
+    if "custom_fields" not in skip:
+        for group, fields in source.custom_fields.items():
+            have_group = copy.custom_fields.get(group, {})
+            if any(have_group.get(name) != value for name, value in fields.items()):
+                return False
+    return True

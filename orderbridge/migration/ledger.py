@@ -1,0 +1,150 @@
+"""The target as the ledger: which of its orders a migration wrote, read once from its list pages.
+
+A migration recognises its own copies in the target by their :class:`~orderbridge.Stamp`
+(a durable mark naming the source order) or, where the target holds no stamp, by
+natural key (a copy equal to the source in every field the target holds). The
+state file only caches what this ledger says, so a lost, new or shared state
+file never leads to a second copy.
+
+:class:`TargetLedger` holds, for one run, every live order of the target in a
+compact form (the fields :func:`holds_all` compares; about 1 KB each), indexed
+by the source id its stamp names and by natural key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from orderbridge.backend import Backend, Stamp
+from orderbridge.errors import InvalidOrder
+from orderbridge.model import Order
+
+__all__ = ["LedgerEntry", "TargetLedger"]
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One live order of the target: its id, its stamp and a compact copy for comparisons."""
+
+    target_id: str
+    stamp: Stamp | None
+    copy: Order
+
+
+def _compact(order: Order) -> Order:
+    # What holds_all compares is kept; addresses, history and extras are not, to save memory.
+    return attrs.evolve(order, extras={}, status_history=(), billing_address=None, shipping_address=None)
+
+
+class TargetLedger:
+    """The target's live orders, indexed for one migration from ``source_name`` at ``source_site``.
+
+    ``stamped(source_id)`` are the copies whose stamp names that source order;
+    ``unstamped_matches(order)`` the unstamped orders with the same natural key.
+    Copies the run writes are added with :meth:`add`, so the index stays true.
+    """
+
+    def __init__(self, target: Backend, source_name: str, source_site: str) -> None:
+        self.target = target
+        self.source_name = source_name
+        self.source_site = source_site
+        self.entries: dict[str, LedgerEntry] = {}
+        self._by_source: dict[str, list[str]] = {}
+        self._by_key: dict[tuple[Any, ...], list[str]] = {}
+        self._lock = threading.Lock()
+        self.unreadable = 0
+        """Target documents that could not be translated (never adopted, never touched)."""
+        self.deleted = 0
+        """Orders the target lists as deleted (ignored)."""
+        self.requests = 0
+        """Requests the read cost (when the target has a transport that counts them)."""
+        self.seconds = 0.0
+        self.read_at = datetime.now(UTC)
+        """When the read began: an order listed then existed before any write of this run."""
+
+    @classmethod
+    def read(cls, target: Backend, source_name: str, source_site: str) -> TargetLedger:
+        """Read every order of ``target`` once, through its list pages."""
+        ledger = cls(target, source_name, source_site)
+        before = _requests(target)
+        ledger.read_at = datetime.now(UTC)
+        started = time.monotonic()
+        ledger.add_all(target.iter_ledger())
+        ledger.seconds = time.monotonic() - started
+        ledger.requests = _requests(target) - before
+        return ledger
+
+    def add_all(self, records: Iterable[Order | InvalidOrder]) -> None:
+        """Index ``records`` (orders of the target; an unreadable one is counted)."""
+        for record in records:
+            if isinstance(record, InvalidOrder):
+                self.unreadable += 1
+            elif record.is_deleted:
+                self.deleted += 1
+            else:
+                self.add(record)
+
+    def add(self, order: Order) -> None:
+        """Index (or re-index) one order as the target holds it."""
+        target_id = self.target.remote_id_of(order)
+        stamp = self.target.stamp_of(order)
+        entry = LedgerEntry(target_id, stamp, _compact(order))
+        with self._lock:
+            self.entries[target_id] = entry
+            if stamp is not None:
+                if stamp.same_source(self.source_name, self.source_site):
+                    ids = self._by_source.setdefault(stamp.remote_id, [])
+                    if target_id not in ids:
+                        ids.append(target_id)
+                return
+            key = self.target.natural_key(order)
+            if key is not None:
+                ids = self._by_key.setdefault(key, [])
+                if target_id not in ids:
+                    ids.append(target_id)
+
+    def discard(self, target_id: str) -> None:
+        """Forget a copy that was deleted."""
+        with self._lock:
+            self.entries.pop(target_id, None)
+            for index in (self._by_source, self._by_key):
+                for ids in index.values():
+                    if target_id in ids:
+                        ids.remove(target_id)
+
+    def stamped(self, source_id: str) -> list[str]:
+        """Target ids of the copies stamped as ``source_id`` of this run's source."""
+        with self._lock:
+            return list(self._by_source.get(source_id, ()))
+
+    def unstamped_matches(self, order: Order) -> list[str]:
+        """Target ids of unstamped orders with the natural key of ``order``."""
+        key = self.target.natural_key(order)
+        if key is None:
+            return []
+        with self._lock:
+            return list(self._by_key.get(key, ()))
+
+    def stamped_ids(self) -> dict[str, list[str]]:
+        """Every source id of this run's source that has stamped copies -> their target ids."""
+        with self._lock:
+            return {sid: list(ids) for sid, ids in self._by_source.items() if ids}
+
+    def get(self, target_id: str) -> LedgerEntry | None:
+        """The entry of ``target_id``, or ``None`` when the target does not hold it (live)."""
+        with self._lock:
+            return self.entries.get(target_id)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _requests(target: Backend) -> int:
+    count = getattr(getattr(target, "transport", None), "request_count", 0)
+    return count if isinstance(count, int) else 0
