@@ -250,18 +250,31 @@ class Backend:
         *,
         accept: Callable[[Order], bool] | None = None,
         created_after: datetime | None = None,
+        after: str | None = None,
     ) -> Order | None:
         """Find this site's copy of ``order`` by natural key, newest first, or ``None``.
 
         Used to settle an ambiguous write: did the order reach the server?
         ``accept`` filters candidates (the first accepted one is returned);
-        ``created_after`` lets a backend whose ids grow with time stop
-        looking at orders created before that moment.
+        ``created_after`` lets a backend that sets creation times itself skip
+        (and stop looking at) orders created before that moment; ``after``, a
+        :meth:`newest_seen` mark taken before the write, lets it look only at
+        orders created since.
         """
         self._require(Capability.READ, "find_order")
-        if accept is None and created_after is None:
+        if accept is None and created_after is None and after is None:
             return self._find_order(order)
-        return self._find_order(order, accept=accept, created_after=created_after)
+        if after is None:
+            return self._find_order(order, accept=accept, created_after=created_after)
+        return self._find_order(order, accept=accept, created_after=created_after, after=after)
+
+    def newest_seen(self) -> str | None:
+        """An opaque mark of the newest order this instance has seen, or ``None``.
+
+        Taken before a create, it lets :meth:`find_order` (``after=``) look only at
+        orders created since. Backends whose ids grow with time override this.
+        """
+        return None
 
     def count_orders(self, **filters: Any) -> int | None:
         """How many orders :meth:`iter_orders` would yield, when the site says cheaply; else ``None``."""
@@ -332,6 +345,7 @@ class Backend:
         *,
         accept: Callable[[Order], bool] | None = None,
         created_after: datetime | None = None,
+        after: str | None = None,
     ) -> Order | None:
         key = self.natural_key(order)
         if key is None:

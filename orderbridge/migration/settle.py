@@ -322,13 +322,14 @@ class OrderMigrator:
         return "written"
 
     def _create(self, order: Order, source_id: str, digest: str) -> str:
+        mark = self.target.newest_seen()  # before the write: only what comes after it can be our copy
         self.store.mark_pending(source_id, digest)
         state = self.store.get(source_id)
         began = _parse_time(state.changed_at if state is not None else None)
         last: AmbiguousWrite | None = None
         for attempt in range(CREATE_ATTEMPTS):
             if attempt:
-                found = self._find_unrecorded(order, source_id, began)
+                found = self._find_unrecorded(order, source_id, began, mark)
                 if found is not None:
                     return self._converge(order, source_id, digest, found)
             try:
@@ -357,14 +358,20 @@ class OrderMigrator:
                 self.ledger.add(written)
             self.store.mark_done(source_id, Status.WRITTEN, self.target.remote_id_of(written), digest)
             return "written"
-        found = self._find_unrecorded(order, source_id, began)
+        found = self._find_unrecorded(order, source_id, began, mark)
         if found is not None:
             return self._converge(order, source_id, digest, found)
         assert last is not None
         raise last
 
-    def _find_unrecorded(self, order: Order, source_id: str, began: datetime | None) -> str | None:
-        """The copy a create left without its id reaching us, if the target holds one."""
+    def _find_unrecorded(
+        self, order: Order, source_id: str, began: datetime | None, mark: str | None = None
+    ) -> str | None:
+        """The copy a create left without its id reaching us, if the target holds one.
+
+        ``began`` is when the write began (our clock); ``mark`` the target's
+        :meth:`~orderbridge.Backend.newest_seen` mark taken just before it.
+        """
         if Capability.READ not in self.target.capabilities:
             return None
         stamp = self._stamp(source_id)
@@ -396,7 +403,7 @@ class OrderMigrator:
                 if made >= created_after:
                     return target_id
             return None
-        found = self.target.find_order(order, accept=accept, created_after=created_after)
+        found = self.target.find_order(order, accept=accept, created_after=created_after, after=mark)
         return None if found is None else self.target.remote_id_of(found)
 
     # ------------------------------------------------------------ failures

@@ -188,6 +188,7 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
         *,
         accept: Callable[[ob.Order], bool] | None = None,
         created_after: datetime | None = None,
+        after: str | None = None,
     ) -> ob.Order | None:
         if order.source is not None and order.source.backend == self.name:
             try:

@@ -8,6 +8,7 @@ pages is also a small public method returning the wire document.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from functools import partial
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +50,12 @@ def _page(answer: Any, what: str) -> tuple[list[Any], int]:
     return items, total
 
 
+def _parse_mark(mark: str | None) -> tuple[int, int] | None:
+    """A :meth:`WebinOneV2.newest_seen` mark as ``(id, count)``, or ``None``."""
+    newest, _, count = (mark or "").partition(":")
+    return (int(newest), int(count)) if newest.isdigit() and count.isdigit() else None
+
+
 def _ids(items: Any) -> list[Any]:
     return [item.get("Id") for item in items or () if isinstance(item, dict)]
 
@@ -87,6 +94,9 @@ class _WebinOne(ob.Backend):
         stamp_field: str | None = None,
     ) -> None:
         self.stamp_field = wire.parse_stamp_field(stamp_field) if stamp_field is not None else None
+        self._seen_lock = threading.Lock()
+        self._seen_id: int | None = None
+        self._seen_total: int | None = None
         if not isinstance(page_size, int) or page_size < 1:
             raise ob.ConfigurationError("page_size must be a positive integer")
         if on_unresolved not in ("fail", "omit"):
@@ -148,7 +158,10 @@ class _WebinOne(ob.Backend):
     ) -> tuple[list[Any], int]:
         """One page of the orders list: ``(items, TotalItemsCount)`` (wire documents)."""
         params = self._list_params(offset, limit or self.page_size, wire.where_text(where))
-        return _page(self.transport.get(self._orders_path, params=params), "orders list")
+        items, total = _page(self.transport.get(self._orders_path, params=params), "orders list")
+        if where is None:
+            self._note_listed(offset, items, total)
+        return items, total
 
     def get_order_doc(self, order_id: str) -> dict[str, Any]:
         """``GET .../orders/{id}``: the order document."""
@@ -179,45 +192,107 @@ class _WebinOne(ob.Backend):
     def _get_order(self, remote_id: str) -> ob.Order:
         return self._decode(self.get_order_doc(remote_id), "order")
 
+    def newest_seen(self) -> str | None:
+        """``"<id>:<count>"``: the newest order this client has seen listed or created, and how many
+        orders the site then held (where it stands in the list); ``None`` before any list."""
+        with self._seen_lock:
+            if self._seen_total is None:
+                return None
+            return f"{self._seen_id or 0}:{self._seen_total}"
+
+    def _note_listed(self, offset: int, items: list[Any], total: int) -> None:
+        """Remember where the end of the list is (the last page shows the newest order and the count)."""
+        if offset + len(items) < total or (not items and offset > 0):
+            return
+        ids = [i for i in _ids(items) if isinstance(i, int)]
+        with self._seen_lock:
+            if ids:
+                self._seen_id = max(ids + ([self._seen_id] if self._seen_id is not None else []))
+            self._seen_total = total
+
+    def _note_created(self, order_id: str) -> None:
+        if order_id.isdigit():
+            with self._seen_lock:
+                self._seen_id = max(int(order_id), self._seen_id or 0)
+                if self._seen_total is not None:
+                    self._seen_total += 1
+
     def _find_order(
         self,
         order: ob.Order,
         *,
         accept: Callable[[ob.Order], bool] | None = None,
         created_after: datetime | None = None,
+        after: str | None = None,
     ) -> ob.Order | None:
         """The site's copy of ``order`` by (InvoiceNumber, OrderName), newest first; no ``Where`` used.
 
-        With ``created_after``, the walk back stops at the first page holding an
-        order created before it (ids grow with creation time: assumed, see
-        :data:`wire.IDS_GROW_WITH_TIME`).
+        With ``after`` (a :meth:`newest_seen` mark), only orders newer than it are
+        looked at, from the end of the list: usually one request. Otherwise the
+        walk goes back from the last page and, with ``created_after``, stops at the
+        first page holding an older order (ids grow with creation time: assumed,
+        see :data:`wire.IDS_GROW_WITH_TIME`).
         """
         key = self.natural_key(order)
         if key is None:
             return None
-        number, name = key
+        mark = _parse_mark(after)
+        if mark is not None and wire.IDS_GROW_WITH_TIME:
+            return self._find_after(order, mark, accept)
         _, total = self.list_orders_page(0, 1)
         offset = ((total - 1) // self.page_size) * self.page_size if total else -1
         while offset >= 0:
             items, _ = self.list_orders_page(offset, self.page_size)
             older = False
             for item in reversed(items):
-                if not isinstance(item, dict):
-                    continue
-                invoice = item.get("InvoiceNumber")
-                if item.get("OrderName") == name and invoice is not None and str(invoice) == number:
-                    candidate = self._decode(item, "orders list item")
-                    made = candidate.created_at
-                    recent = created_after is None or made is None or made >= created_after
-                    if recent and (accept is None or accept(candidate)):
-                        return candidate
-                if created_after is not None and wire.IDS_GROW_WITH_TIME:
+                candidate = self._candidate(item, key, accept)
+                made = candidate.created_at if candidate is not None else None
+                if candidate is not None and (created_after is None or made is None or made >= created_after):
+                    return candidate
+                if created_after is not None and isinstance(item, dict) and wire.IDS_GROW_WITH_TIME:
                     created = wire.created_time(item)
                     older = older or (created is not None and created < created_after)
             if older:
                 return None
             offset -= self.page_size
         return None
+
+    def _candidate(
+        self, item: Any, key: tuple[Any, ...], accept: Callable[[ob.Order], bool] | None
+    ) -> ob.Order | None:
+        number, name = key
+        if not isinstance(item, dict) or item.get("OrderName") != name:
+            return None
+        invoice = item.get("InvoiceNumber")
+        if invoice is None or str(invoice) != number:
+            return None
+        candidate = self._decode(item, "orders list item")
+        return candidate if accept is None or accept(candidate) else None
+
+    def _find_after(
+        self, order: ob.Order, mark: tuple[int, int], accept: Callable[[ob.Order], bool] | None
+    ) -> ob.Order | None:
+        """Scan the orders listed after the ``(id, count)`` mark (the end of the list) for a copy of ``order``."""
+        key = self.natural_key(order)
+        assert key is not None
+        after, count = mark
+        offset = max(0, count - 1)  # the newest order seen then, and whatever came after it
+        while True:
+            items, total = self.list_orders_page(offset, self.page_size)
+            first = next((i for i in _ids(items) if isinstance(i, int)), None)
+            if offset == 0 or (first is not None and first <= after):
+                break
+            offset = max(0, offset - self.page_size)  # orders were deleted, or the count was stale
+        found: ob.Order | None = None
+        while True:
+            for item in items:
+                ident = item.get("Id") if isinstance(item, dict) else None
+                if isinstance(ident, int) and ident > after:
+                    found = self._candidate(item, key, accept) or found
+            if not items or offset + len(items) >= total:
+                return found
+            offset += len(items)
+            items, total = self.list_orders_page(offset, self.page_size)
 
     def references(self, order: ob.Order) -> list[tuple[str, str]]:
         """The references a write of ``order`` needs from the target: ``(kind, value)`` pairs. Pure."""
@@ -585,6 +660,7 @@ class WebinOneV2(_WebinOne):
         order_id = str(created.get("Id")) if created.get("Id") is not None else None
         if order_id is None:
             raise ob.MalformedResponse("created order: the answer has no Id")
+        self._note_created(order_id)
         writer = _Writer(self, order_id, journal)
         writer.note("order", {"order_id": order_id})
         writer.doc = created
