@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from functools import partial
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orderbridge as ob
@@ -24,6 +25,8 @@ from . import wire
 __all__ = ["WebinOneV1", "WebinOneV2"]
 
 _Step = Callable[[], Any]
+
+_STEP = {"OrderLines": "line", "Payments": "payment"}
 
 CHILD_POST_ATTEMPTS = 3
 """Tries of one line or payment POST; after an ambiguous answer the order is read before trying again."""
@@ -97,6 +100,7 @@ class _WebinOne(ob.Backend):
         self._seen_lock = threading.Lock()
         self._seen_id: int | None = None
         self._seen_total: int | None = None
+        self._found_docs: dict[str, dict[str, Any]] = {}
         if not isinstance(page_size, int) or page_size < 1:
             raise ob.ConfigurationError("page_size must be a positive integer")
         if on_unresolved not in ("fail", "omit"):
@@ -288,7 +292,13 @@ class _WebinOne(ob.Backend):
             for item in items:
                 ident = item.get("Id") if isinstance(item, dict) else None
                 if isinstance(ident, int) and ident > after:
-                    found = self._candidate(item, key, accept) or found
+                    candidate = self._candidate(item, key, accept)
+                    if candidate is not None:
+                        found = candidate
+                        with self._seen_lock:
+                            self._found_docs[str(ident)] = item
+                            while len(self._found_docs) > 32:  # only the latest are of use
+                                self._found_docs.pop(next(iter(self._found_docs)))
             if not items or offset + len(items) >= total:
                 return found
             offset += len(items)
@@ -604,11 +614,6 @@ class WebinOneV2(_WebinOne):
             "Amount": payment.amount,
         }
 
-    # ------------------------------------------------------------ operations
-
-    def _delete_order(self, remote_id: str) -> None:
-        self.delete_order_doc(remote_id)
-
     # ------------------------------------------------------------ the ledger
 
     @property
@@ -652,6 +657,55 @@ class WebinOneV2(_WebinOne):
         w.stale = False
         return _new_id(before, _ids(w.doc.get(key)))
 
+    def _post_child(
+        self, w: _Writer, key: str, post: Callable[[], dict[str, Any]], index: int | None = None, tries: int = 1
+    ) -> None:
+        """POST a line or payment during a create; an ambiguous answer is settled later.
+
+        The next write's answer (the whole order) tells whether it landed; a child of
+        the same list is never posted before that is known (positions must hold).
+        """
+        while any(u.key == key for u in w.uncertain):  # settling may post again, uncertain again
+            self._settle_uncertain(w)
+        slot = w.lines if key == "OrderLines" else w.payments
+        if index is None:
+            slot.append(None)
+            index = len(slot) - 1
+        before = _ids(w.doc.get(key))
+        try:
+            w.doc = post()
+        except ob.AmbiguousWrite:
+            if tries >= CHILD_POST_ATTEMPTS:
+                raise
+            w.uncertain.append(_Uncertain(key, before, post, slot, index, tries))
+            w.answered_since = False
+            return
+        w.answered_since = True
+        slot[index] = _new_id(before, _ids(w.doc.get(key)))
+        w.note(_STEP[key], {})
+        self._settle_uncertain(w)
+
+    def _settle_uncertain(self, w: _Writer) -> None:
+        """Find out whether uncertain children landed (reading the order only if no answer since tells)."""
+        if not w.uncertain:
+            return
+        pending, w.uncertain = w.uncertain, []
+        if not w.answered_since:
+            w.doc = self.get_order_doc(w.order_id)
+            w.answered_since = True
+        for u in pending:
+            found = _new_id(u.before, _ids(w.doc.get(u.key)))
+            if found is not None:
+                u.slot[u.index] = found
+                w.note(_STEP[u.key], {})
+            else:
+                self._post_child(w, u.key, u.post, u.index, u.tries + 1)  # may be uncertain again
+
+    # ------------------------------------------------------------ operations
+
+    def _delete_order(self, remote_id: str) -> None:
+        self.delete_order_doc(remote_id)
+
     def _create_order(
         self, order: ob.Order, *, journal: ob.WriteJournal | None = None, stamp: ob.Stamp | None = None
     ) -> ob.Order:
@@ -692,21 +746,38 @@ class WebinOneV2(_WebinOne):
             body = self.order_update_body(w.order_id, order, refs, current)
             w.doc = self.update_order_doc(w.order_id, body)
             w.note("order_fields", {})
-        for i, line in enumerate(order.lines):
-            body = self.line_create_body(line)
-            line_id = self._add_child(w, "OrderLines", partial(self.add_line, w.order_id, body))
-            w.lines.append(line_id)
-            w.note(f"line:{i}", {"index": i, "line_id": line_id})
-        self._write_assets(w, order, refs, None)
-        for i, payment in enumerate(tr.writable_payments(order)):
-            body = self.payment_create_body(w.order_id, payment)
-            payment_id = self._add_child(w, "Payments", partial(self.add_payment, w.order_id, body))
-            w.payments.append(payment_id)
-            w.note(f"payment:{i}", {"index": i, "payment_id": payment_id})
+        # Lines and payments alternate where they can, and assets come last (a site that prices
+        # them when they are set sees every line): each answer is the whole order, so it tells
+        # whether the POST before it that got no clear answer landed, without a GET.
+        queues: dict[str, deque[Callable[[], dict[str, Any]]]] = {
+            "OrderLines": deque(partial(self.add_line, w.order_id, self.line_create_body(ln)) for ln in order.lines),
+            "Payments": deque(
+                partial(self.add_payment, w.order_id, self.payment_create_body(w.order_id, p))
+                for p in tr.writable_payments(order)
+            ),
+        }
+        assets = self._asset_writes(w, order, refs, None)
+        last = "Payments"
+        while queues["OrderLines"] or queues["Payments"]:
+            kinds = [k for k in ("OrderLines", "Payments") if queues[k]]
+            blocked = {u.key for u in w.uncertain}
+            free = [k for k in kinds if k not in blocked]
+            if not free and assets and not queues["OrderLines"]:
+                assets.popleft()()  # every line is in: an asset's answer settles the payment
+                self._settle_uncertain(w)
+                continue
+            key = next((k for k in free if k != last), (free or kinds)[0])
+            self._post_child(w, key, queues[key].popleft())
+            last = key
+        while assets:
+            assets.popleft()()
+        while w.uncertain:
+            self._settle_uncertain(w)
 
-    def _write_assets(
+    def _asset_writes(
         self, w: _Writer, order: ob.Order, refs: Mapping[str, str], current: ob.Order | None
-    ) -> None:
+    ) -> deque[Callable[[], None]]:
+        """The asset PUTs that make the order's assets those of ``order`` (each answers the order)."""
         wanted = _assets(order)
         have = _assets(current) if current is not None else {}
         setters: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
@@ -715,14 +786,27 @@ class WebinOneV2(_WebinOne):
             "shipping_option": self.set_shipping_option,
             "tax": self.set_tax,
         }
+        writes: deque[Callable[[], None]] = deque()
         for kind, setter in setters.items():
             want, now = wanted.get(kind), have.get(kind)
             if want == now or (want is not None and kind not in refs):  # equal, or omitted (unresolved)
                 continue
             # An asset the order does not have is cleared with null (assumed; see the docs).
             target_id = refs[kind] if want is not None else None
-            w.doc = setter(w.order_id, target_id)
-            w.note(kind, {f"{kind}_id": target_id})
+
+            def write(kind: str = kind, setter: Any = setter, target_id: str | None = target_id) -> None:
+                w.doc = setter(w.order_id, target_id)
+                w.answered_since = True
+                w.note(kind, {f"{kind}_id": target_id})
+
+            writes.append(write)
+        return writes
+
+    def _write_assets(
+        self, w: _Writer, order: ob.Order, refs: Mapping[str, str], current: ob.Order | None
+    ) -> None:
+        for write in self._asset_writes(w, order, refs, current):
+            write()
 
     def _update_order(
         self,
@@ -733,7 +817,10 @@ class WebinOneV2(_WebinOne):
         stamp: ob.Stamp | None = None,
     ) -> ob.Order:
         refs = self._resolve(order)  # UnresolvedReference before any request
-        current_doc = self.get_order_doc(remote_id)
+        # A copy find_order just found is finished from the document that found it (no second GET).
+        with self._seen_lock:
+            found = self._found_docs.pop(remote_id, None)
+        current_doc = found if found is not None else self.get_order_doc(remote_id)
         current = self._decode(current_doc, "order")
         w = _Writer(self, remote_id, journal)
         w.doc = current_doc
@@ -873,6 +960,17 @@ def _match(
     return list(zip(wanted[:n], current[:n], strict=True)), list(current[n:]), list(wanted[n:])
 
 
+class _Uncertain(NamedTuple):
+    """A line or payment POST that got no clear answer: it may or may not have landed."""
+
+    key: str
+    before: list[Any]
+    post: Callable[[], dict[str, Any]]
+    slot: list[str | None]
+    index: int
+    tries: int
+
+
 class _Writer:
     """Progress of a multi-request write: the journal, what is written, the latest full answer."""
 
@@ -886,6 +984,8 @@ class _Writer:
         self.doc: dict[str, Any] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.stale = False
+        self.uncertain: list[_Uncertain] = []
+        self.answered_since = True
 
     def note(self, step: str, detail: dict[str, Any]) -> None:
         self.steps.append(step)
@@ -910,8 +1010,8 @@ class _Writer:
     def partial(self, cause: BaseException) -> ob.PartialWrite:
         written = {
             "order_id": self.order_id,
-            "lines": list(self.lines),
-            "payments": list(self.payments),
+            "lines": [i for i in self.lines if i is not None],
+            "payments": [i for i in self.payments if i is not None],
             "steps": list(self.steps),
         }
         return ob.PartialWrite(

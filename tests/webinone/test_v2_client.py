@@ -157,12 +157,13 @@ def state(order_id: int, lines: int = 0, payments: int = 0, **changes: Any) -> d
 def register_create(mock: responses.RequestsMock, oid: int = 900) -> None:
     add_json(mock, "POST", V2, state(oid), status=201)
     mock.add("PUT", f"{V2}/{oid}/custom-crm-groups", status=204)
+    # lines and payments alternate, assets come last
     add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 1), status=201)
-    add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 2), status=201)
-    add_json(mock, "PUT", f"{V2}/{oid}/discount-code", state(oid, 2))
-    add_json(mock, "PUT", f"{V2}/{oid}/shipping", state(oid, 2))
-    add_json(mock, "PUT", f"{V2}/{oid}/tax", state(oid, 2))
-    add_json(mock, "POST", f"{V2}/{oid}/payments", state(oid, 2, 1), status=201)
+    add_json(mock, "POST", f"{V2}/{oid}/payments", state(oid, 1, 1), status=201)
+    add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 2, 1), status=201)
+    add_json(mock, "PUT", f"{V2}/{oid}/discount-code", state(oid, 2, 1))
+    add_json(mock, "PUT", f"{V2}/{oid}/shipping", state(oid, 2, 1))
+    add_json(mock, "PUT", f"{V2}/{oid}/tax", state(oid, 2, 1))
 
 
 EXPECTED_CREATE = [
@@ -235,7 +236,9 @@ def test_create_sequence(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
     journal = Journal()
     result = v2.create_order(order, journal=journal)
     calls = sent(mock.calls)
-    for got, want in zip(calls, EXPECTED_CREATE, strict=True):
+    # lines and payments alternate (each answer settles an unclear POST before it), assets last
+    in_order = [EXPECTED_CREATE[i] for i in (0, 1, 2, 7, 3, 4, 5, 6)]
+    for got, want in zip(calls, in_order, strict=True):
         assert got[:3] == want[:3]
         assert got[3] == want[3], got[1]
     # 1 order + 1 custom groups + 2 lines + 3 assets + 1 payment, and no final GET
@@ -245,9 +248,9 @@ def test_create_sequence(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
     assert result.custom_fields == {"loyalty": {"tier": "Gold", "points": 120}}  # merged locally (204)
     assert journal.entries[0] == ("order", {"order_id": "900"})
     assert [e[0] for e in journal.entries] == [
-        "order", "custom_groups", "line", "line", "discount", "shipping_option", "tax", "payment",
+        "order", "custom_groups", "line", "payment", "line", "discount", "shipping_option", "tax",
     ]  # fmt: skip
-    assert journal.entries[3] == ("line", {"index": 1, "line_id": "911"})
+    assert [p.remote_id for p in result.payments] == ["920"]
 
 
 def test_create_body_key_order_follows_the_page(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
@@ -273,6 +276,7 @@ def test_partial_write_when_the_second_line_fails(mock: responses.RequestsMock, 
     add_json(mock, "POST", V2, state(900), status=201)
     mock.add("PUT", f"{V2}/900/custom-crm-groups", status=204)
     add_json(mock, "POST", f"{V2}/900/order-lines", state(900, 1), status=201)
+    add_json(mock, "POST", f"{V2}/900/payments", state(900, 1, 1), status=201)
     add_json(
         mock, "POST", f"{V2}/900/order-lines", {"Message": "bad", "Errors": ["Quantity: no"]}, status=400
     )
@@ -282,12 +286,30 @@ def test_partial_write_when_the_second_line_fails(mock: responses.RequestsMock, 
     assert info.value.written == {
         "order_id": "900",
         "lines": ["910"],
-        "payments": [],
-        "steps": ["order", "custom_groups", "line:0"],
+        "payments": ["920"],
+        "steps": ["order", "custom_groups", "line", "payment"],
     }
     assert isinstance(info.value.cause, ob.Rejected)
-    assert len(mock.calls) == 4
-    assert [e[0] for e in journal.entries] == ["order", "custom_groups", "line"]
+    assert len(mock.calls) == 5
+    assert [e[0] for e in journal.entries] == ["order", "custom_groups", "line", "payment"]
+
+
+def test_unclear_payment_post_settled_by_later_answers_keeps_every_payment(
+    mock: responses.RequestsMock, v2: WebinOneV2
+) -> None:
+    """A payment POST without a clear answer, posted again without one, then fine: two payments, in order."""
+    pays = (ob.Payment(amount=D("1.00")), ob.Payment(amount=D("2.00")))
+    add_json(mock, "POST", V2, state(900), status=201)
+    mock.add("POST", f"{V2}/900/payments", status=502)  # first payment: unclear
+    add_json(mock, "GET", f"{V2}/900", state(900))  # before the second payment: it did not land
+    mock.add("POST", f"{V2}/900/payments", status=503)  # posted again: unclear again
+    add_json(mock, "GET", f"{V2}/900", state(900))  # still not there
+    add_json(mock, "POST", f"{V2}/900/payments", state(900, 0, 1), status=201)  # third try lands
+    add_json(mock, "POST", f"{V2}/900/payments", state(900, 0, 2), status=201)  # then the second payment
+    created = v2.create_order(ob.Order(name="x", payments=pays))
+    assert [p.remote_id for p in created.payments] == ["920", "921"]
+    posts = [p for m, p, _, _ in sent(mock.calls) if m == "POST"]
+    assert len(posts) == 5  # the order, three tries of the first payment, the second payment
 
 
 def test_ambiguous_first_post_propagates(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
