@@ -17,7 +17,7 @@ from orderbridge.backend import Backend
 from orderbridge.model import Order
 from orderbridge.references import ReferenceResolver
 
-__all__ = ["ALWAYS_COMPARED", "compare_orders", "holds_all", "target_status_id"]
+__all__ = ["ALWAYS_COMPARED", "compare_orders", "holds_all", "holds_part_of", "target_status_id"]
 
 _ORDER_FIELDS = ("number", "name", "currency", "total")
 _LINE_FIELDS = ("product_name", "product_ref", "quantity", "unit_price", "total_price")
@@ -113,3 +113,16 @@ def holds_all(source: Order, copy: Order, target: Backend) -> bool:
             if any(have_group.get(name) != value for name, value in fields.items()):
                 return False
     return True
+
+
+_PARTIAL_DIFFS = frozenset({"total", "lines.count", "payments.count"})
+
+
+def holds_part_of(source: Order, copy: Order, target: Backend) -> bool:
+    """Whether ``copy`` looks like a write of ``source`` cut short: what it holds equals the
+    source, and it holds no more lines or payments than the source, in the same order."""
+    if len(copy.lines) > len(source.lines) or len(copy.payments) > len(source.payments):
+        return False
+    skip = frozenset(loss.field for loss in target.losses(source))
+    diffs = compare_orders(source, copy, skip, status_id=target_status_id(source, target))
+    return all(name in _PARTIAL_DIFFS for name, _, _ in diffs)

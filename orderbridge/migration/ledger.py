@@ -65,6 +65,8 @@ class TargetLedger:
         self.requests = 0
         """Requests the read cost (when the target has a transport that counts them)."""
         self.seconds = 0.0
+        self.first_stamped_at: datetime | None = None
+        """When the oldest copy stamped by this source was created (a migration's window opens)."""
         self.read_at = datetime.now(UTC)
         """When the read began: an order listed then existed before any write of this run."""
 
@@ -102,6 +104,9 @@ class TargetLedger:
                     ids = self._by_source.setdefault(stamp.remote_id, [])
                     if target_id not in ids:
                         ids.append(target_id)
+                    made = order.created_at
+                    if made is not None and (self.first_stamped_at is None or made < self.first_stamped_at):
+                        self.first_stamped_at = made
                 return
             key = self.target.natural_key(order)
             if key is not None:

@@ -49,7 +49,7 @@ from orderbridge.errors import (
     UnresolvedReference,
     UnsupportedOperation,
 )
-from orderbridge.migration.compare import holds_all
+from orderbridge.migration.compare import holds_all, holds_part_of
 from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import Failure, MigrationReport
 from orderbridge.migration.state import DONE, OrderState, Status
@@ -272,6 +272,10 @@ class OrderMigrator:
                 if self._equal(order, tid):
                     self.store.mark_done(source_id, Status.ADOPTED, tid, digest)
                     return "adopted"
+        if matches and self.target.writes_stamps:
+            cut_short = self._cut_short_copy(order, matches)
+            if cut_short is not None:
+                return self._converge(order, source_id, digest, cut_short)
         if not matches or self.target.writes_stamps:
             # With stamps, an unstamped look-alike is simply another order of the target's.
             return None
@@ -284,6 +288,27 @@ class OrderMigrator:
             self.report.add_conflict(source_id, matches)
         log.warning("order %s: conflict with target order(s) %s", source_id, ", ".join(matches))
         return "conflict"
+
+    def _cut_short_copy(self, order: Order, matches: list[str]) -> str | None:
+        """An unstamped copy a killed create left before its stamp landed, if one is among ``matches``.
+
+        Only with stamps, and only a copy created while this source's migration
+        was writing (after its oldest stamped copy, less :data:`CLOCK_ALLOWANCE`)
+        that holds nothing but a beginning of this order.
+        """
+        assert self.ledger is not None
+        opened = self.ledger.first_stamped_at
+        if opened is None or not self.target.sets_created_at:
+            return None
+        for target_id in reversed(matches):  # newest first
+            entry = self.ledger.get(target_id)
+            made = entry.copy.created_at if entry is not None else None
+            if entry is None or made is None or made < opened - CLOCK_ALLOWANCE:
+                continue
+            if holds_part_of(order, entry.copy, self.target):
+                log.warning("order %s: copy %s lost its stamp to a kill; finishing it", order.label, target_id)
+                return target_id
+        return None
 
     def _remove_duplicates(self, source_id: str, keep: str, extra: list[str]) -> None:
         """Delete second copies of one source order; each is provably ours (stamped or recorded)."""
