@@ -244,9 +244,7 @@ def _repair(config: Any) -> int:
     source = connect_endpoint(config.source)
     target = connect_endpoint(config.target, config=config)
     try:
-        report = repair(
-            source, target, state=config.state, findings=findings, concurrency=config.workers
-        )
+        report = repair(source, target, state=config.state, findings=findings, concurrency=config.workers)
     finally:
         source.close()
         target.close()

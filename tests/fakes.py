@@ -15,8 +15,9 @@ class MemoryTarget(ob.Backend):
 
     Faults: ``"ambiguous-applied"`` (stored, then AmbiguousWrite), ``"ambiguous-lost"``
     (AmbiguousWrite, nothing stored), ``"rejected"`` (Rejected, nothing stored),
-    ``"server-error"`` (a 500 on the POST: AmbiguousWrite, nothing stored), ``"partial"`` (order stored, then PartialWrite
-    caused by a server error), ``"partial-rejected"`` (same, caused by a rejection).
+    ``"server-error"`` (a 500 on the POST: AmbiguousWrite, nothing stored), ``"partial"``
+    (order stored, then PartialWrite caused by a server error), ``"partial-rejected"``
+    (same, caused by a rejection).
     """
 
     name: ClassVar[str] = "memory"

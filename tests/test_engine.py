@@ -228,7 +228,9 @@ def test_lost_state_file_adopts_everything_and_writes_nothing(source: ob.Backend
     assert len(target.calls) == calls and len(target.orders) == 20
 
 
-def test_unstamped_look_alike_that_differs_is_a_conflict_left_alone(source: ob.Backend, tmp_path: Path) -> None:
+def test_unstamped_look_alike_that_differs_is_a_conflict_left_alone(
+    source: ob.Backend, tmp_path: Path
+) -> None:
     target = MemoryTarget()
     theirs = target._store(_order(4, total=Decimal("1.00"), name="Someone else's"))  # same number
     report = _run(source, target, tmp_path)
@@ -273,7 +275,7 @@ def test_lost_wal_after_a_kill_still_reads_the_ledger(source: ob.Backend, tmp_pa
     store.begin_run()  # a run starts (checkpointed), writes a row into the WAL, and is killed
     store.mark_done("webinone-v1:1", "written", "1000", "x")
     assert store.needs_ledger()
-    store._db.close()  # no checkpoint of the last row, as after SIGKILL  # noqa: SLF001
+    store._db.close()  # no checkpoint of the last row, as after SIGKILL
     store.unlock()
     Path(str(tmp_path / "state.sqlite") + "-wal").unlink(missing_ok=True)
     reopened = SQLiteStateStore(tmp_path / "state.sqlite")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
 import subprocess
 import sys
 import time
@@ -20,6 +18,7 @@ from orderbridge.sandbox import Faults, SimServer, available_simulators
 from .sites import TOKEN_PATH, Sites, _webinone
 
 pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def sites() -> Iterator[Sites]:

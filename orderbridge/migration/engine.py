@@ -30,7 +30,13 @@ from typing import Any, Final
 from attrs import frozen
 
 from orderbridge.backend import Backend, Capability
-from orderbridge.errors import ConfigurationError, InvalidOrder, NotFound, OrderbridgeError, UnsupportedOperation
+from orderbridge.errors import (
+    ConfigurationError,
+    InvalidOrder,
+    NotFound,
+    OrderbridgeError,
+    UnsupportedOperation,
+)
 from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import MigrationReport
 from orderbridge.migration.settle import Mode, OrderMigrator, content_hash
@@ -225,7 +231,9 @@ def _check_arguments(source: Backend, target: Backend, *, dry_run: bool, mode: s
         raise UnsupportedOperation(target.name, "update (mode 'update')", target.capabilities)
 
 
-def _read_ledger(source: Backend, target: Backend, store: Any, report: MigrationReport) -> TargetLedger | None:
+def _read_ledger(
+    source: Backend, target: Backend, store: Any, report: MigrationReport
+) -> TargetLedger | None:
     """Read the target's ledger when the state alone cannot be trusted."""
     if Capability.READ not in target.capabilities or not store.needs_ledger():
         return None
@@ -352,7 +360,9 @@ def _finish_left_pending(run: OrderMigrator, run_started: str, concurrency: int)
         try:
             orders.append(run.source.get_order(row.source_id))
         except NotFound:
-            log.warning("order %s: unfinished in the state, no longer in the source; left pending", row.source_id)
+            log.warning(
+                "order %s: unfinished in the state, no longer in the source; left pending", row.source_id
+            )
         except Exception as exc:
             run.fail(row.source_id, exc)
     if orders:

@@ -35,9 +35,9 @@ def repair(
     findings: VerifyReport,
     **migrate_options: Any,
 ) -> MigrationReport:
-    """Fix what ``findings`` (a verify of this source, target and state) reported; returns the run's report."""
+    """Fix what ``findings`` (a verify of this source, target and state) reported; returns the report."""
     owned = isinstance(state, str | Path)
-    store: Any = SQLiteStateStore(state) if owned else state
+    store: Any = SQLiteStateStore(state) if isinstance(state, str | Path) else state
     removed = 0
     try:
         store.lock()
@@ -66,7 +66,9 @@ def _remove_duplicates(source: Backend, target: Backend, store: Any, findings: V
     if not findings.duplicated:
         return 0
     if Capability.DELETE not in target.capabilities:
-        raise UnsupportedOperation(target.name, "delete_order (to remove a duplicate copy)", target.capabilities)
+        raise UnsupportedOperation(
+            target.name, "delete_order (to remove a duplicate copy)", target.capabilities
+        )
     ledger = TargetLedger.read(target, source.name, source.site())
     removed = 0
     for source_id, copies in findings.duplicated:

@@ -205,7 +205,9 @@ class MigrationReport:
         if self.conflict_list:
             lines.append(f"  conflicts ({self.conflicts}), left alone in the target:")
             for c in self.conflict_list[:20]:
-                lines.append(f"    {c.source_id}: target order {', '.join(c.target_ids)} is not orderbridge's")
+                lines.append(
+                    f"    {c.source_id}: target order {', '.join(c.target_ids)} is not orderbridge's"
+                )
             if self.conflicts > 20:
                 lines.append(f"    ... {self.conflicts - 20} more in the JSON report and the state file")
         if self.planned:
@@ -299,8 +301,10 @@ class VerifyReport:
         if self.ok:
             return head + "all equal in every field the target holds."
         lines = [
-            head + f"{len(self.missing)} missing, {len(self.duplicated)} duplicated, {len(self.extra)} extra, "
-            f"{len(self.mismatches)} mismatch(es)" + (f", {self.unreadable} unreadable" if self.unreadable else "")
+            head
+            + f"{len(self.missing)} missing, {len(self.duplicated)} duplicated, {len(self.extra)} extra, "
+            f"{len(self.mismatches)} mismatch(es)"
+            + (f", {self.unreadable} unreadable" if self.unreadable else "")
         ]
         lines += [f"  missing in target: {sid}" for sid in self.missing[:20]]
         lines += [f"  duplicated: {sid} -> {', '.join(ids)}" for sid, ids in self.duplicated[:20]]

@@ -55,7 +55,15 @@ from orderbridge.migration.report import Failure, MigrationReport
 from orderbridge.migration.state import DONE, OrderState, Status
 from orderbridge.model import Order
 
-__all__ = ["CLOCK_ALLOWANCE", "CREATE_ATTEMPTS", "Mode", "OrderMigrator", "content_hash", "failure_kind", "retry_later"]
+__all__ = [
+    "CLOCK_ALLOWANCE",
+    "CREATE_ATTEMPTS",
+    "Mode",
+    "OrderMigrator",
+    "content_hash",
+    "failure_kind",
+    "retry_later",
+]
 
 log = logging.getLogger("orderbridge.migration")
 
@@ -306,7 +314,9 @@ class OrderMigrator:
             if entry is None or made is None or made < opened - CLOCK_ALLOWANCE:
                 continue
             if holds_part_of(order, entry.copy, self.target):
-                log.warning("order %s: copy %s lost its stamp to a kill; finishing it", order.label, target_id)
+                log.warning(
+                    "order %s: copy %s lost its stamp to a kill; finishing it", order.label, target_id
+                )
                 return target_id
         return None
 
@@ -314,7 +324,9 @@ class OrderMigrator:
         """Delete second copies of one source order; each is provably ours (stamped or recorded)."""
         for target_id in extra:
             if Capability.DELETE not in self.target.capabilities:
-                log.warning("order %s: duplicate copy %s left (the target cannot delete)", source_id, target_id)
+                log.warning(
+                    "order %s: duplicate copy %s left (the target cannot delete)", source_id, target_id
+                )
                 continue
             log.warning("order %s: removing duplicate copy %s (keeping %s)", source_id, target_id, keep)
             self.target.delete_order(target_id)
@@ -327,13 +339,17 @@ class OrderMigrator:
         """Finish the copy ``target_id`` in place, or adopt it when it already holds everything."""
         stamp = self._stamp(source_id)
         entry = self.ledger.get(target_id) if self.ledger is not None else None
-        stamped = stamp is None or (entry is not None and entry.stamp is not None and entry.stamp.same_order(stamp))
+        stamped = stamp is None or (
+            entry is not None and entry.stamp is not None and entry.stamp.same_order(stamp)
+        )
         if entry is not None and stamped and holds_all(order, entry.copy, self.target):
             self.store.mark_done(source_id, Status.ADOPTED, target_id, digest)
             return "adopted"
         if Capability.UPDATE not in self.target.capabilities:
             raise UnsupportedOperation(
-                self.target.name, "update_order (to finish a half-written copy in place)", self.target.capabilities
+                self.target.name,
+                "update_order (to finish a half-written copy in place)",
+                self.target.capabilities,
             )
         self.store.mark_pending(source_id, digest)
         self.store.set_target(source_id, target_id)
@@ -449,7 +465,9 @@ class OrderMigrator:
             cause = exc.cause if isinstance(exc, PartialWrite) else exc
             if isinstance(cause, AuthenticationError) and self.report.stopped_reason is None:
                 # Every other order would fail the same way: stop and say so.
-                self.report.stopped_reason = f"the {self._side(cause)} refused the credentials: {cause.message}"
+                self.report.stopped_reason = (
+                    f"the {self._side(cause)} refused the credentials: {cause.message}"
+                )
                 self.stop.set()
             if self.max_failures is not None and self.report.failed >= self.max_failures:
                 self.report.stopped_reason = f"{self.report.failed} failures reached --max-failures"

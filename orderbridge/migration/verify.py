@@ -20,8 +20,8 @@ from typing import Any
 
 from orderbridge.backend import Backend
 from orderbridge.errors import InvalidOrder
-from orderbridge.migration.engine import Selection, selected_records
 from orderbridge.migration.compare import ALWAYS_COMPARED, compare_orders, holds_all, target_status_id
+from orderbridge.migration.engine import Selection, selected_records
 from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import Mismatch, VerifyReport
 from orderbridge.migration.state import SQLiteStateStore, StateStore
@@ -54,7 +54,7 @@ def verify(
     read through list pages, one after the other).
     """
     owned = isinstance(state, str | Path)
-    store: Any = SQLiteStateStore(state) if owned else state
+    store: Any = SQLiteStateStore(state) if isinstance(state, str | Path) else state
     try:
         id_map = {row.source_id: row.target_id for row in store.iter_done() if row.target_id is not None}
     finally:
@@ -96,7 +96,9 @@ def _check_one(
         copies += [
             tid
             for tid in ledger.unstamped_matches(original)
-            if tid not in copies and (entry := ledger.get(tid)) is not None and holds_all(original, entry.copy, target)
+            if tid not in copies
+            and (entry := ledger.get(tid)) is not None
+            and holds_all(original, entry.copy, target)
         ]
     if not copies:
         report.missing.append(source_id)

@@ -11,9 +11,9 @@ import os
 import threading
 import time
 from collections import deque
-from functools import partial
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -276,7 +276,7 @@ class _WebinOne(ob.Backend):
     def _find_after(
         self, order: ob.Order, mark: tuple[int, int], accept: Callable[[ob.Order], bool] | None
     ) -> ob.Order | None:
-        """Scan the orders listed after the ``(id, count)`` mark (the end of the list) for a copy of ``order``."""
+        """Scan the orders listed after the ``(id, count)`` mark (the list's end) for a copy of ``order``."""
         key = self.natural_key(order)
         assert key is not None
         after, count = mark
@@ -658,7 +658,12 @@ class WebinOneV2(_WebinOne):
         return _new_id(before, _ids(w.doc.get(key)))
 
     def _post_child(
-        self, w: _Writer, key: str, post: Callable[[], dict[str, Any]], index: int | None = None, tries: int = 1
+        self,
+        w: _Writer,
+        key: str,
+        post: Callable[[], dict[str, Any]],
+        index: int | None = None,
+        tries: int = 1,
     ) -> None:
         """POST a line or payment during a create; an ambiguous answer is settled later.
 
@@ -696,10 +701,10 @@ class WebinOneV2(_WebinOne):
         for u in pending:
             found = _new_id(u.before, _ids(w.doc.get(u.key)))
             if found is not None:
-                u.slot[u.index] = found
+                u.slot[u.position] = found
                 w.note(_STEP[u.key], {})
             else:
-                self._post_child(w, u.key, u.post, u.index, u.tries + 1)  # may be uncertain again
+                self._post_child(w, u.key, u.post, u.position, u.tries + 1)  # may be uncertain again
 
     # ------------------------------------------------------------ operations
 
@@ -750,7 +755,9 @@ class WebinOneV2(_WebinOne):
         # them when they are set sees every line): each answer is the whole order, so it tells
         # whether the POST before it that got no clear answer landed, without a GET.
         queues: dict[str, deque[Callable[[], dict[str, Any]]]] = {
-            "OrderLines": deque(partial(self.add_line, w.order_id, self.line_create_body(ln)) for ln in order.lines),
+            "OrderLines": deque(
+                partial(self.add_line, w.order_id, self.line_create_body(ln)) for ln in order.lines
+            ),
             "Payments": deque(
                 partial(self.add_payment, w.order_id, self.payment_create_body(w.order_id, p))
                 for p in tr.writable_payments(order)
@@ -967,7 +974,7 @@ class _Uncertain(NamedTuple):
     before: list[Any]
     post: Callable[[], dict[str, Any]]
     slot: list[str | None]
-    index: int
+    position: int
     tries: int
 
 

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from orderbridge import jsonutil
-from orderbridge import ConfigurationError
+from orderbridge import ConfigurationError, jsonutil
 
 __all__ = [
     "CLIENT_ID_ENV",

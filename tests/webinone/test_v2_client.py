@@ -364,7 +364,7 @@ def test_stamp_is_written_right_after_the_order_before_lines(mock: responses.Req
     held["CustomCrmGroups"] = {"migration": {"source": stamp.text()}}
     assert client.stamp_of(WebinOneV2.to_canonical(held)) == stamp
     assert client.writes_stamps
-    with pytest.raises(ob.ConfigurationError, match="GroupAlias.FieldAlias"):
+    with pytest.raises(ob.ConfigurationError, match=r"GroupAlias\.FieldAlias"):
         WebinOneV2(BASE, token="tok", stamp_field="no-dot")
 
 
