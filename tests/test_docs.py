@@ -77,3 +77,21 @@ def test_every_page_in_nav_exists() -> None:
     nav = (DOCS.parent / "mkdocs.yml").read_text()
     for page in re.findall(r":\s+([\w/-]+\.md)", nav):
         assert (DOCS / page).exists(), page
+
+
+def _backend_page(name: str) -> str:
+    pages = sorted((DOCS / "backends").glob("*.md"))
+    texts = {page: page.read_text() for page in pages}
+    for page, text in texts.items():
+        if f"`{name}`" in text.split("\n", 1)[0] or page.stem == name:
+            return text
+    return "".join(texts.values())
+
+
+@pytest.mark.parametrize("backend", _builtin_backends())
+def test_every_backend_option_is_documented(backend: str) -> None:
+    cls = ob.get_backend(backend)
+    options = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    page = _backend_page(backend)
+    missing = [o for o in options if f"`{o}`" not in page and not re.search(rf"\b{o}=", page)]
+    assert not missing, f"options of {backend} missing from its docs page: {missing}"

@@ -751,31 +751,25 @@ class WebinOneV2(_WebinOne):
             body = self.order_update_body(w.order_id, order, refs, current)
             w.doc = self.update_order_doc(w.order_id, body)
             w.note("order_fields", {})
-        # Lines and payments alternate where they can, and assets come last (a site that prices
-        # them when they are set sees every line): each answer is the whole order, so it tells
-        # whether the POST before it that got no clear answer landed, without a GET.
-        queues: dict[str, deque[Callable[[], dict[str, Any]]]] = {
-            "OrderLines": deque(
-                partial(self.add_line, w.order_id, self.line_create_body(ln)) for ln in order.lines
-            ),
-            "Payments": deque(
-                partial(self.add_payment, w.order_id, self.payment_create_body(w.order_id, p))
-                for p in tr.writable_payments(order)
-            ),
-        }
+        # Lines first, then payments, then assets (a site that prices assets when they are set
+        # sees every line). Every answer is the whole order, so it tells whether the POST before
+        # it that got no clear answer landed: a payment is sent between two lines, or an asset
+        # between two payments, exactly when that saves a GET.
+        lines = deque(partial(self.add_line, w.order_id, self.line_create_body(ln)) for ln in order.lines)
+        payments = deque(
+            partial(self.add_payment, w.order_id, self.payment_create_body(w.order_id, p))
+            for p in tr.writable_payments(order)
+        )
         assets = self._asset_writes(w, order, refs, None)
-        last = "Payments"
-        while queues["OrderLines"] or queues["Payments"]:
-            kinds = [k for k in ("OrderLines", "Payments") if queues[k]]
-            blocked = {u.key for u in w.uncertain}
-            free = [k for k in kinds if k not in blocked]
-            if not free and assets and not queues["OrderLines"]:
-                assets.popleft()()  # every line is in: an asset's answer settles the payment
+        while lines or payments:
+            unclear = {u.key for u in w.uncertain}
+            if lines and not ("OrderLines" in unclear and payments):
+                self._post_child(w, "OrderLines", lines.popleft())
+            elif lines or not ("Payments" in unclear and assets):
+                self._post_child(w, "Payments", payments.popleft())
+            else:
+                assets.popleft()()
                 self._settle_uncertain(w)
-                continue
-            key = next((k for k in free if k != last), (free or kinds)[0])
-            self._post_child(w, key, queues[key].popleft())
-            last = key
         while assets:
             assets.popleft()()
         while w.uncertain:

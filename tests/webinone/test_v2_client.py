@@ -157,10 +157,10 @@ def state(order_id: int, lines: int = 0, payments: int = 0, **changes: Any) -> d
 def register_create(mock: responses.RequestsMock, oid: int = 900) -> None:
     add_json(mock, "POST", V2, state(oid), status=201)
     mock.add("PUT", f"{V2}/{oid}/custom-crm-groups", status=204)
-    # lines and payments alternate, assets come last
+    # lines, then payments, then assets
     add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 1), status=201)
-    add_json(mock, "POST", f"{V2}/{oid}/payments", state(oid, 1, 1), status=201)
-    add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 2, 1), status=201)
+    add_json(mock, "POST", f"{V2}/{oid}/order-lines", state(oid, 2), status=201)
+    add_json(mock, "POST", f"{V2}/{oid}/payments", state(oid, 2, 1), status=201)
     add_json(mock, "PUT", f"{V2}/{oid}/discount-code", state(oid, 2, 1))
     add_json(mock, "PUT", f"{V2}/{oid}/shipping", state(oid, 2, 1))
     add_json(mock, "PUT", f"{V2}/{oid}/tax", state(oid, 2, 1))
@@ -236,8 +236,8 @@ def test_create_sequence(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
     journal = Journal()
     result = v2.create_order(order, journal=journal)
     calls = sent(mock.calls)
-    # lines and payments alternate (each answer settles an unclear POST before it), assets last
-    in_order = [EXPECTED_CREATE[i] for i in (0, 1, 2, 7, 3, 4, 5, 6)]
+    # lines, payments, then assets (each answer settles an unclear POST before it)
+    in_order = [EXPECTED_CREATE[i] for i in (0, 1, 2, 3, 7, 4, 5, 6)]
     for got, want in zip(calls, in_order, strict=True):
         assert got[:3] == want[:3]
         assert got[3] == want[3], got[1]
@@ -248,7 +248,7 @@ def test_create_sequence(mock: responses.RequestsMock, v2: WebinOneV2) -> None:
     assert result.custom_fields == {"loyalty": {"tier": "Gold", "points": 120}}  # merged locally (204)
     assert journal.entries[0] == ("order", {"order_id": "900"})
     assert [e[0] for e in journal.entries] == [
-        "order", "custom_groups", "line", "payment", "line", "discount", "shipping_option", "tax",
+        "order", "custom_groups", "line", "line", "payment", "discount", "shipping_option", "tax",
     ]  # fmt: skip
     assert [p.remote_id for p in result.payments] == ["920"]
 
@@ -276,7 +276,6 @@ def test_partial_write_when_the_second_line_fails(mock: responses.RequestsMock, 
     add_json(mock, "POST", V2, state(900), status=201)
     mock.add("PUT", f"{V2}/900/custom-crm-groups", status=204)
     add_json(mock, "POST", f"{V2}/900/order-lines", state(900, 1), status=201)
-    add_json(mock, "POST", f"{V2}/900/payments", state(900, 1, 1), status=201)
     add_json(
         mock, "POST", f"{V2}/900/order-lines", {"Message": "bad", "Errors": ["Quantity: no"]}, status=400
     )
@@ -286,12 +285,27 @@ def test_partial_write_when_the_second_line_fails(mock: responses.RequestsMock, 
     assert info.value.written == {
         "order_id": "900",
         "lines": ["910"],
-        "payments": ["920"],
-        "steps": ["order", "custom_groups", "line", "payment"],
+        "payments": [],
+        "steps": ["order", "custom_groups", "line"],
     }
     assert isinstance(info.value.cause, ob.Rejected)
-    assert len(mock.calls) == 5
-    assert [e[0] for e in journal.entries] == ["order", "custom_groups", "line", "payment"]
+    assert len(mock.calls) == 4
+    assert [e[0] for e in journal.entries] == ["order", "custom_groups", "line"]
+
+
+def test_unclear_line_post_is_settled_by_the_payment_answer_after_it(
+    mock: responses.RequestsMock, v2: WebinOneV2
+) -> None:
+    """A line POST without a clear answer: a payment goes next, and its answer shows the line landed."""
+    lines = tuple(ob.OrderLine(product_name=f"p{i}", unit_price=D(1)) for i in range(2))
+    add_json(mock, "POST", V2, state(900), status=201)
+    mock.add("POST", f"{V2}/900/order-lines", status=502)  # applied, but the answer is lost
+    add_json(mock, "POST", f"{V2}/900/payments", state(900, 1, 1), status=201)  # shows the line
+    add_json(mock, "POST", f"{V2}/900/order-lines", state(900, 2, 1), status=201)
+    created = v2.create_order(ob.Order(name="x", lines=lines, payments=(ob.Payment(amount=D("1.00")),)))
+    assert [ln.remote_id for ln in created.lines] == ["910", "911"]
+    calls = [(m, p.rsplit("/", 1)[-1]) for m, p, _, _ in sent(mock.calls)]
+    assert calls == [("POST", "orders"), ("POST", "order-lines"), ("POST", "payments"), ("POST", "order-lines")]
 
 
 def test_unclear_payment_post_settled_by_later_answers_keeps_every_payment(
