@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import math
 import os
 import statistics
@@ -185,6 +186,7 @@ FAULT_MIX: dict[str, Any] = {  # 8% 500/502/503, 3% 429, 3% dropped connections 
 
 def bench_faults(n: int, seeds: list[int]) -> None:
     """One run of ``n`` orders under the fault mix, per fault seed: complete, exact, requests per order."""
+    logging.getLogger("orderbridge").setLevel(logging.ERROR)  # every retry would be a warning line
     for stamped in (False, True):
         figures = []
         for seed in seeds:

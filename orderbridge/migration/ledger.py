@@ -25,7 +25,7 @@ from orderbridge.backend import Backend, Stamp
 from orderbridge.errors import InvalidOrder
 from orderbridge.model import Order
 
-__all__ = ["LedgerEntry", "TargetLedger"]
+__all__ = ["LedgerEntry", "TargetLedger", "source_stamp"]
 
 
 @attrs.frozen
@@ -37,6 +37,19 @@ class LedgerEntry:
     copy: Order
 
 
+def source_stamp(order: Order, source: Backend, site: str) -> Stamp | None:
+    """The stamp naming where ``order`` (read from ``source`` at ``site``) comes from.
+
+    It names the order's own ``source``: a staging file keeps the original one, so
+    a copy written through it and one written directly are recognised as the same
+    order. The site is known only when the order comes from ``source`` itself.
+    """
+    if order.source is None:
+        return None
+    known_site = site if order.source.backend == source.name else ""
+    return Stamp(order.source.backend, known_site, order.source.remote_id)
+
+
 def _compact(order: Order) -> Order:
     # What holds_all compares is kept; addresses, history and extras are not, to save memory.
     return attrs.evolve(order, extras={}, status_history=(), billing_address=None, shipping_address=None)
@@ -45,7 +58,7 @@ def _compact(order: Order) -> Order:
 class TargetLedger:
     """The target's live orders, indexed for one migration from ``source_name`` at ``source_site``.
 
-    ``stamped(source_id)`` are the copies whose stamp names that source order;
+    ``stamped(stamp)`` are the copies whose stamp names that source order;
     ``unstamped_matches(order)`` the unstamped orders with the same natural key.
     Copies the run writes are added with :meth:`add`, so the index stays true.
     """
@@ -55,7 +68,7 @@ class TargetLedger:
         self.source_name = source_name
         self.source_site = source_site
         self.entries: dict[str, LedgerEntry] = {}
-        self._by_source: dict[str, list[str]] = {}
+        self._by_stamp: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._by_key: dict[tuple[Any, ...], list[str]] = {}
         self._lock = threading.Lock()
         self.unreadable = 0
@@ -66,7 +79,7 @@ class TargetLedger:
         """Requests the read cost (when the target has a transport that counts them)."""
         self.seconds = 0.0
         self.first_stamped_at: datetime | None = None
-        """When the oldest copy stamped by this source was created (a migration's window opens)."""
+        """When the oldest stamped copy was created (a migration's window opens)."""
         self.read_at = datetime.now(UTC)
         """When the read began: an order listed then existed before any write of this run."""
 
@@ -100,13 +113,12 @@ class TargetLedger:
         with self._lock:
             self.entries[target_id] = entry
             if stamp is not None:
-                if stamp.same_source(self.source_name, self.source_site):
-                    ids = self._by_source.setdefault(stamp.remote_id, [])
-                    if target_id not in ids:
-                        ids.append(target_id)
-                    made = order.created_at
-                    if made is not None and (self.first_stamped_at is None or made < self.first_stamped_at):
-                        self.first_stamped_at = made
+                entries = self._by_stamp.setdefault((stamp.backend, stamp.remote_id), [])
+                if all(tid != target_id for tid, _ in entries):
+                    entries.append((target_id, stamp.site))
+                made = order.created_at
+                if made is not None and (self.first_stamped_at is None or made < self.first_stamped_at):
+                    self.first_stamped_at = made
                 return
             key = self.target.natural_key(order)
             if key is not None:
@@ -118,15 +130,17 @@ class TargetLedger:
         """Forget a copy that was deleted."""
         with self._lock:
             self.entries.pop(target_id, None)
-            for index in (self._by_source, self._by_key):
-                for ids in index.values():
-                    if target_id in ids:
-                        ids.remove(target_id)
+            for entries in self._by_stamp.values():
+                entries[:] = [(tid, site) for tid, site in entries if tid != target_id]
+            for ids in self._by_key.values():
+                if target_id in ids:
+                    ids.remove(target_id)
 
-    def stamped(self, source_id: str) -> list[str]:
-        """Target ids of the copies stamped as ``source_id`` of this run's source."""
+    def stamped(self, stamp: Stamp) -> list[str]:
+        """Target ids of the copies whose stamp names the same source order as ``stamp``."""
         with self._lock:
-            return list(self._by_source.get(source_id, ()))
+            entries = list(self._by_stamp.get((stamp.backend, stamp.remote_id), ()))
+        return [tid for tid, site in entries if site == stamp.site or not site or not stamp.site]
 
     def unstamped_matches(self, order: Order) -> list[str]:
         """Target ids of unstamped orders with the natural key of ``order``."""
@@ -136,10 +150,16 @@ class TargetLedger:
         with self._lock:
             return list(self._by_key.get(key, ()))
 
-    def stamped_ids(self) -> dict[str, list[str]]:
-        """Every source id of this run's source that has stamped copies -> their target ids."""
+    def stamped_by(self, backend: str, site: str) -> list[str]:
+        """Target ids of every copy stamped by a migration from ``backend`` at ``site``."""
         with self._lock:
-            return {sid: list(ids) for sid, ids in self._by_source.items() if ids}
+            return [
+                tid
+                for (stamp_backend, _), entries in self._by_stamp.items()
+                if stamp_backend == backend
+                for tid, stamp_site in entries
+                if stamp_site == site or not stamp_site or not site
+            ]
 
     def get(self, target_id: str) -> LedgerEntry | None:
         """The entry of ``target_id``, or ``None`` when the target does not hold it (live)."""

@@ -74,7 +74,9 @@ def _remove_duplicates(source: Backend, target: Backend, store: Any, findings: V
     for source_id, copies in findings.duplicated:
         row = store.get(source_id)
         mapped = row.target_id if row is not None else None
-        provable = set(ledger.stamped(source_id)) | ({mapped} if mapped else set())
+        # Stamped copies (verify found them by this order's stamp) and the mapped one are ours.
+        provable = {tid for tid in copies if (e := ledger.get(tid)) is not None and e.stamp is not None}
+        provable |= {mapped} if mapped else set()
         keep = mapped if mapped in copies else sorted(copies, key=_id_order)[0]
         for target_id in copies:
             if target_id == keep or target_id not in provable:

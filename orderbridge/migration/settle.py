@@ -50,7 +50,7 @@ from orderbridge.errors import (
     UnsupportedOperation,
 )
 from orderbridge.migration.compare import holds_all, holds_part_of
-from orderbridge.migration.ledger import TargetLedger
+from orderbridge.migration.ledger import TargetLedger, source_stamp
 from orderbridge.migration.report import Failure, MigrationReport
 from orderbridge.migration.state import DONE, OrderState, Status
 from orderbridge.model import Order
@@ -187,7 +187,7 @@ class OrderMigrator:
                 return "would update"
             assert state.target_id is not None
             self._account(order)
-            written = self.target.update_order(state.target_id, order, stamp=self._stamp(source_id))
+            written = self.target.update_order(state.target_id, order, stamp=self._stamp(order))
             self.store.mark_done(source_id, Status.UPDATED, self.target.remote_id_of(written), digest)
             return "updated"
         if self.dry_run:
@@ -208,7 +208,7 @@ class OrderMigrator:
     def _plan(self, order: Order, source_id: str, state: OrderState | None) -> str:
         if self.ledger is None:
             return "would create"
-        copies = self._own_copies(source_id, state)
+        copies = self._own_copies(order, state)
         if copies:
             entry = self.ledger.get(copies[0])
             complete = entry is not None and holds_all(order, entry.copy, self.target)
@@ -234,14 +234,16 @@ class OrderMigrator:
 
     # ------------------------------------------------------------ the ledger rules
 
-    def _stamp(self, source_id: str) -> Stamp | None:
+    def _stamp(self, order: Order) -> Stamp | None:
+        """The stamp this run writes with ``order`` (``None`` when the target holds none)."""
         if not self.target.writes_stamps:
             return None
-        return Stamp(self.source.name, self.source_site, source_id)
+        return source_stamp(order, self.source, self.source_site)
 
-    def _own_copies(self, source_id: str, state: OrderState | None) -> list[str]:
+    def _own_copies(self, order: Order, state: OrderState | None) -> list[str]:
         """Target ids provably this order's: stamped as it, or recorded in this state."""
-        ids = self.ledger.stamped(source_id) if self.ledger is not None else []
+        stamp = self._stamp(order)
+        ids = self.ledger.stamped(stamp) if self.ledger is not None and stamp is not None else []
         recorded = state.target_id if state is not None else None
         if recorded is not None and recorded not in ids:
             # A recorded id the target no longer lists (deleted by someone) is no copy.
@@ -254,7 +256,7 @@ class OrderMigrator:
         return entry is not None and holds_all(order, entry.copy, self.target)
 
     def _settle(self, order: Order, source_id: str, digest: str, state: OrderState | None) -> str:
-        copies = self._own_copies(source_id, state)
+        copies = self._own_copies(order, state)
         if not copies and state is not None and state.status == Status.PENDING:
             found = self._find_unrecorded(order, source_id, _parse_time(state.changed_at))
             copies = [found] if found is not None else []
@@ -337,7 +339,7 @@ class OrderMigrator:
 
     def _converge(self, order: Order, source_id: str, digest: str, target_id: str) -> str:
         """Finish the copy ``target_id`` in place, or adopt it when it already holds everything."""
-        stamp = self._stamp(source_id)
+        stamp = self._stamp(order)
         entry = self.ledger.get(target_id) if self.ledger is not None else None
         stamped = stamp is None or (
             entry is not None and entry.stamp is not None and entry.stamp.same_order(stamp)
@@ -375,7 +377,7 @@ class OrderMigrator:
                     return self._converge(order, source_id, digest, found)
             try:
                 written = self.target.create_order(
-                    order, journal=_StoreJournal(self.store, source_id), stamp=self._stamp(source_id)
+                    order, journal=_StoreJournal(self.store, source_id), stamp=self._stamp(order)
                 )
             except AmbiguousWrite as exc:
                 log.warning("order %s: %s; looking in the target before writing again", source_id, exc)
@@ -415,7 +417,7 @@ class OrderMigrator:
         """
         if Capability.READ not in self.target.capabilities:
             return None
-        stamp = self._stamp(source_id)
+        stamp = self._stamp(order)
         created_after = began - CLOCK_ALLOWANCE if began is not None else None
         ledger = self.ledger
         before_ledger = ledger is not None and began is not None and began < ledger.read_at

@@ -22,7 +22,7 @@ from orderbridge.backend import Backend
 from orderbridge.errors import InvalidOrder
 from orderbridge.migration.compare import ALWAYS_COMPARED, compare_orders, holds_all, target_status_id
 from orderbridge.migration.engine import Selection, selected_records
-from orderbridge.migration.ledger import TargetLedger
+from orderbridge.migration.ledger import TargetLedger, source_stamp
 from orderbridge.migration.report import Mismatch, VerifyReport
 from orderbridge.migration.state import SQLiteStateStore, StateStore
 from orderbridge.model import Order
@@ -60,18 +60,18 @@ def verify(
     finally:
         if owned:
             store.close()
-    ledger = TargetLedger.read(target, source.name, source.site())
+    site = source.site()
+    ledger = TargetLedger.read(target, source.name, site)
     report = VerifyReport(source=source.name, target=target.name)
-    stamped = ledger.stamped_ids()
-    mapped_ids = set(id_map.values())
-    report.extra = sorted(tid for ids in stamped.values() for tid in ids if tid not in mapped_ids)
+    stamped: set[str] = set(ledger.stamped_by(source.name, site))
     for record in selected_records(source, selection or Selection()):
         if isinstance(record, InvalidOrder):
             report.unreadable += 1
             continue
-        _check_one(record, source, target, ledger, id_map, stamped, report, resolver)
+        stamped.update(_check_one(record, source, target, ledger, id_map, report, resolver))
         if progress is not None:
             progress(report.checked)
+    report.extra = sorted(stamped - set(id_map.values()), key=lambda t: (len(t), t))
     return report
 
 
@@ -81,14 +81,16 @@ def _check_one(
     target: Backend,
     ledger: TargetLedger,
     id_map: dict[str, str],
-    stamped: dict[str, list[str]],
     report: VerifyReport,
     resolver: ReferenceResolver | None,
-) -> None:
+) -> list[str]:
+    """Check one source order; returns the target ids stamped as it."""
     source_id = source.remote_id_of(original)
     report.checked += 1
     mapped = id_map.get(source_id)
-    copies = list(stamped.get(source_id, ()))
+    stamp = source_stamp(original, source, source.site())
+    stamped = ledger.stamped(stamp) if stamp is not None else []
+    copies = list(stamped)
     if mapped is not None and mapped not in copies and ledger.get(mapped) is not None:
         copies.insert(0, mapped)
     if not target.writes_stamps:
@@ -102,7 +104,7 @@ def _check_one(
         ]
     if not copies:
         report.missing.append(source_id)
-        return
+        return stamped
     if len(copies) > 1:
         report.duplicated.append((source_id, sorted(copies)))
     keep = mapped if mapped in copies else copies[0]
@@ -112,3 +114,4 @@ def _check_one(
     status_id = target_status_id(original, target, resolver) if resolver is not None else None
     for name, a, b in compare_orders(original, entry.copy, skip, status_id=status_id):
         report.mismatches.append(Mismatch(source_id, keep, name, _text(a), _text(b)))
+    return stamped

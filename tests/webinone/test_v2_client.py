@@ -305,7 +305,12 @@ def test_unclear_line_post_is_settled_by_the_payment_answer_after_it(
     created = v2.create_order(ob.Order(name="x", lines=lines, payments=(ob.Payment(amount=D("1.00")),)))
     assert [ln.remote_id for ln in created.lines] == ["910", "911"]
     calls = [(m, p.rsplit("/", 1)[-1]) for m, p, _, _ in sent(mock.calls)]
-    assert calls == [("POST", "orders"), ("POST", "order-lines"), ("POST", "payments"), ("POST", "order-lines")]
+    assert calls == [
+        ("POST", "orders"),
+        ("POST", "order-lines"),
+        ("POST", "payments"),
+        ("POST", "order-lines"),
+    ]
 
 
 def test_unclear_payment_post_settled_by_later_answers_keeps_every_payment(
