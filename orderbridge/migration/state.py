@@ -1,10 +1,16 @@
-"""The state store: what a migration run has done, durable across kills.
+"""The state store: a cache of what the target's ledger says, durable across kills.
 
-It records, per source order: the target id it was written as, its outcome,
-the content hash of the source order as migrated, and the steps of a
-multi-request write already acknowledged by the target. A row goes
-``pending`` *before* the first write request is sent, so a run killed at any
-moment leaves evidence that the target may hold a (partial) copy.
+It records, per source order: the target id of its copy, its outcome
+(``pending``, ``written``, ``updated``, ``adopted``, ``conflict``, ``failed``)
+and the content hash of the source order as migrated. A row goes ``pending``
+*before* the first write request is sent and gets the copy's id the moment the
+target gives it, so a run killed at any moment leaves evidence of a copy.
+
+A store is held by one run at a time (:meth:`SQLiteStateStore.lock`), bound to
+one source and one target endpoint, and says when it cannot be trusted alone
+(:meth:`~SQLiteStateStore.needs_ledger`: new, not cleanly finished, pending or
+conflict rows); the engine then reads the target's ledger first. Losing the
+store therefore costs one read of the target, never a duplicate.
 
 :class:`StateStore` is the interface; :class:`SQLiteStateStore` the default
 implementation (one file, WAL mode, safe for many worker threads). Another SQL
