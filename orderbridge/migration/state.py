@@ -25,6 +25,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,8 +240,7 @@ class SQLiteStateStore:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = _holder(handle)
             handle.close()
             raise StateLocked(
                 f"state file {self.path} is in use by {holder}; wait for that run to end"
@@ -424,6 +424,31 @@ class SQLiteStateStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStateStore({str(self.path)!r})"
+
+
+def _holder(handle: Any) -> str:
+    """Who holds the lock, as its holder wrote it (just after taking it: the text may be a
+    moment late, or still a dead holder's, so that is waited out briefly)."""
+    for _ in range(20):
+        handle.seek(0)
+        text = str(handle.read()).strip()
+        if text and not _written_by_the_dead(text):
+            return text
+        time.sleep(0.05)
+    return "another process"
+
+
+def _written_by_the_dead(text: str) -> bool:
+    parts = text.split()
+    if len(parts) < 4 or parts[0] != "pid" or not parts[1].isdigit() or parts[3] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _row(row: tuple[Any, ...]) -> OrderState:
