@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from attrs import frozen
 
+from orderbridge import jsonutil
 from orderbridge.errors import InvalidOrder, UnsupportedOperation
 from orderbridge.model import Order, StatusChange
+
+if TYPE_CHECKING:
+    from orderbridge.paging import PagingStats
 
 __all__ = ["Backend", "Capability", "Loss", "Stamp", "WriteJournal"]
 
@@ -225,8 +229,14 @@ class Backend:
             raise UnsupportedOperation(self.name, operation, self.capabilities)
 
     def iter_orders(self, **filters: Any) -> Iterator[Order]:
-        """Iterate over the site's orders lazily, fetching pages as needed."""
+        """Iterate over the site's orders lazily, fetching pages as needed.
+
+        A document that cannot be translated raises its
+        :class:`~orderbridge.errors.InvalidOrder` (:meth:`iter_records` goes on instead).
+        """
         self._require(Capability.READ, "iter_orders")
+        if self._reads_documents():
+            return _orders_only(self._records(filters))
         return self._iter_orders(**filters)
 
     def iter_records(self, **filters: Any) -> Iterator[Order | InvalidOrder]:
@@ -237,12 +247,91 @@ class Backend:
         recorded as failed instead of stopping the run.
         """
         self._require(Capability.READ, "iter_records")
+        if self._reads_documents():
+            return self._records(filters)
         return self._iter_records(**filters)
 
     def get_order(self, remote_id: str) -> Order:
         """Fetch one order by its id on this site."""
         self._require(Capability.READ, "get_order")
+        if type(self)._get_document is not Backend._get_document:
+            record = self.decode_record(self._get_document(str(remote_id)))
+            if isinstance(record, InvalidOrder):
+                raise record
+            return record
         return self._get_order(str(remote_id))
+
+    # ------------------------------------------------------------ the document pipeline
+
+    def _iter_documents(self, **filters: Any) -> Iterator[Any]:
+        """The site's raw order documents, lazily, as its list API gives them.
+
+        Implement this (and :meth:`_get_document`) rather than ``_iter_orders``:
+        the base class then turns each document into an order through
+        :meth:`decode_record`, so one bad document is one failed record and the
+        walk goes on. A document the backend already knows to be bad may be
+        yielded as an :class:`~orderbridge.errors.InvalidOrder`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not list documents")
+
+    def _get_document(self, remote_id: str) -> Any:
+        """One raw order document by its id on this site."""
+        raise NotImplementedError(f"{type(self).__name__} does not get documents")
+
+    def _decode_document(self, doc: Any) -> Order:
+        """Translate one raw document as this instance reads it (default: :meth:`to_canonical`)."""
+        return type(self).to_canonical(doc)
+
+    def document_id(self, doc: Any) -> str | None:
+        """The id a raw document gives itself, when it can be read (error messages name it)."""
+        return None
+
+    def decode_record(self, doc: Any) -> Order | InvalidOrder:
+        """One raw document as an order, or as the :class:`~orderbridge.errors.InvalidOrder`
+        saying why it is not one (never raises for a bad document).
+
+        The document is first checked for what no order may hold (NaN,
+        invalid UTF-8, nesting or size past the limits of
+        :func:`orderbridge.jsonutil.find_problem`); then any exception its
+        translation raises (a wrong type, a missing key, a number out of
+        range, a recursion...) becomes an ``InvalidOrder`` naming the order
+        (when its id can be read) and, where known, the field.
+        """
+        if isinstance(doc, InvalidOrder):
+            return doc
+        ident = self._safe_document_id(doc)
+        problem = jsonutil.find_problem(doc)
+        if problem is not None:
+            path, message = problem
+            return InvalidOrder(message, field=path or None, order=ident or "?")
+        try:
+            return self._decode_document(doc)
+        except InvalidOrder as exc:
+            return exc if exc.order is not None else exc.within(order=ident or "?")
+        except Exception as exc:  # translation is pure: any failure is this document's
+            return InvalidOrder(
+                f"cannot be translated ({type(exc).__name__}: {_short(exc)})",
+                field=_key_of(exc),
+                order=ident or "?",
+            )
+
+    def _safe_document_id(self, doc: Any) -> str | None:
+        try:
+            ident = self.document_id(doc)
+        except Exception:  # an unreadable id is reported as "?"
+            return None
+        return ident if isinstance(ident, str) and ident else None
+
+    paging_stats: PagingStats | None = None
+    """What the last walk of :meth:`iter_records` saw of the site's paging (claimed and read
+    counts, oddities), when the backend pages through an ``orderbridge.paging`` paginator."""
+
+    def _reads_documents(self) -> bool:
+        return type(self)._iter_documents is not Backend._iter_documents
+
+    def _records(self, filters: Mapping[str, Any]) -> Iterator[Order | InvalidOrder]:
+        for doc in self._iter_documents(**filters):
+            yield self.decode_record(doc)
 
     def find_order(
         self,
@@ -398,3 +487,22 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def _orders_only(records: Iterator[Order | InvalidOrder]) -> Iterator[Order]:
+    for record in records:
+        if isinstance(record, InvalidOrder):
+            raise record
+        yield record
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _key_of(exc: BaseException) -> str | None:
+    """The field a ``KeyError`` names (a required key the document lacks)."""
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return None

@@ -22,6 +22,7 @@ __all__ = [
     "MalformedResponse",
     "NotFound",
     "OrderbridgeError",
+    "PagingError",
     "PartialWrite",
     "RateLimited",
     "Rejected",
@@ -232,3 +233,7 @@ class PartialWrite(OrderbridgeError):
         self.written = written
         self.cause = cause
         super().__init__(f"{message}; already written: {written}; cause: {cause}")
+
+
+class PagingError(OrderbridgeError):
+    """A source's paging cannot be trusted (it repeats, stalls or contradicts itself); paging stopped."""

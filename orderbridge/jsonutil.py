@@ -5,17 +5,35 @@ so :func:`dumps` lets the C encoder turn each ``Decimal`` into a string framed
 by two markers (through ``default``) and then deletes the markers together with
 the quotes around them, leaving the digits as a JSON number. The markers hold a
 random nonce chosen at import, so no user string can imitate them.
+
+Reading is built so that one bad order cannot make a whole page unreadable:
+:func:`loads` never fails on a page because of what one value holds. NaN and
+the infinities, a value nested deeper than :data:`MAX_DEPTH`, and (rarely) an
+integer too long for ``int`` become :class:`InvalidValue` markers in the tree;
+bytes that are not UTF-8 are kept as lone surrogates. :func:`find_problem`
+then tells, per document, whether and where it holds such a value.
 """
 
 from __future__ import annotations
 
 import json
 import json.encoder
+import math
+import re
 import secrets
+import sys
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
-__all__ = ["dumps", "loads"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "InvalidValue", "dumps", "find_problem", "loads"]
+
+MAX_DEPTH = 64
+"""Containers may nest this many levels; a deeper one is an :class:`InvalidValue` (no order nests
+half as deep, and a limit far below the interpreter's recursion limit keeps every walk safe)."""
+
+MAX_NODES = 100_000
+"""The most values :func:`find_problem` accepts in one document (an order holds a few hundred)."""
 
 _NONCE = secrets.token_hex(8)
 # Private-use characters; ensure_ascii writes them as the escapes \ue000 / \ue001,
@@ -58,18 +76,338 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
     return text.replace(_OPEN_TEXT, "").replace(_CLOSE_TEXT, "")
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidValue:
+    """Stands in the parsed tree for a value that is not acceptable JSON for an order.
+
+    :func:`loads` puts one where the text holds NaN, Infinity or -Infinity, a
+    container nested deeper than :data:`MAX_DEPTH` or an integer too long to
+    read, so the rest of the page still parses; :func:`find_problem` reports
+    it with its ``reason``. Translating code never sees one as a real value:
+    it is neither a number nor a string.
+    """
+
+    reason: str
+
+    def __repr__(self) -> str:
+        return f"InvalidValue({self.reason!r})"
+
+
+_CONSTANTS = {
+    name: InvalidValue(f"{name} is not a number JSON allows") for name in ("NaN", "Infinity", "-Infinity")
+}
+_TOO_DEEP = InvalidValue(f"nested deeper than {MAX_DEPTH} levels")
+
+
+def _parse_constant(name: str) -> InvalidValue:
+    # Python's json reads NaN/Infinity/-Infinity (JSON has no such numbers) as floats;
+    # a float would slip into an amount, a marker is refused by find_problem.
+    return _CONSTANTS[name]
+
+
+# A too-deep container is cut out of the text before decoding and replaced by an
+# integer only this process knows (random, so no document can imitate it); the
+# slow decoder's parse_int turns that integer back into the marker. An integer is
+# used, not a string, so a container standing where a key must be stays an error.
+_DEEP_DIGITS = str(10**38 + secrets.randbelow(9 * 10**38))
+# Spaces keep the token from fusing with a neighbouring number of broken text.
+_DEEP_TOKEN = " " + _DEEP_DIGITS + " "
+
+
+def _parse_int(digits: str) -> int | InvalidValue:
+    if digits == _DEEP_DIGITS:
+        return _TOO_DEEP
+    try:
+        return int(digits)
+    except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+        return InvalidValue(f"integer longer than {sys.get_int_max_str_digits()} digits")
+
+
 # json.loads() with parse_float builds a JSONDecoder (and its scanner) per call.
-_DECODER = json.JSONDecoder(parse_float=Decimal)
+# parse_constant costs nothing until a NaN/Infinity is met; the default parse_int
+# (the int type itself) keeps the C scanner's fast path for integers.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_parse_constant)
+# Only for text that needed rewriting or that holds an overlong integer.
+_SLOW_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_parse_int, parse_constant=_parse_constant)
 
 
-def loads(text: str | bytes) -> Any:
-    """Parse JSON text; numbers with a fraction or exponent become ``Decimal``, integers ``int``."""
+def loads(text: str | bytes | bytearray) -> Any:
+    """Parse JSON text; numbers with a fraction or exponent become ``Decimal``, integers ``int``.
+
+    One bad value never fails the whole text: NaN, Infinity and -Infinity, a
+    container nested deeper than :data:`MAX_DEPTH` (the outermost one past the
+    limit) and an integer too long to read become :class:`InvalidValue`;
+    UTF-8 bytes that do not decode become lone surrogates (``surrogateescape``)
+    in their string. Text that is not JSON still raises ``ValueError``
+    (:class:`json.JSONDecodeError`).
+    """
+    raw: bytes | bytearray
     if isinstance(text, str):
         if text.startswith("\ufeff"):
             # As json.loads: a BOM in str input is an error, not whitespace.
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        # The depth check reads bytes (bytes.translate is far cheaper than str.translate).
+        raw = text.encode("utf-8", "surrogatepass")
     elif isinstance(text, bytes | bytearray):
-        text = text.decode(json.detect_encoding(text), "surrogatepass")
+        raw = text
+        encoding = json.detect_encoding(text)
+        if encoding.startswith("utf-8"):
+            # A bad byte sequence in one string must not fail the page; escaped to a lone
+            # surrogate, it is still visible to find_problem.
+            text = text.decode(encoding, "surrogateescape")
+        else:  # UTF-16/32: the depth check needs the ASCII structure bytes of UTF-8
+            text = text.decode(encoding, "surrogatepass")
+            raw = text.encode("utf-8", "surrogatepass")
     else:
         raise TypeError(f"the JSON object must be str, bytes or bytearray, not {type(text).__name__}")
-    return _DECODER.decode(text)
+    try:
+        if _may_nest_too_deep(raw):
+            return _loads_slow(text)
+        return _DECODER.decode(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        # The cheap check errs only on text that is not JSON; the exact scan settles it.
+        return _loads_slow(text)
+    except ValueError:
+        # int() refuses an integer longer than its digit limit; read it as a marker.
+        return _loads_slow(text)
+
+
+# ------------------------------------------------------------ the depth check
+
+# Everything but the six bytes that shape nesting and strings is deleted at once.
+_NOT_SHAPE = bytes(b for b in range(256) if b not in b'"\\[]{}')
+_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+
+
+def _may_nest_too_deep(raw: bytes | bytearray) -> bool:
+    """False when ``raw`` surely nests at most MAX_DEPTH deep; exact for JSON text.
+
+    Python loops are far too slow for every page, so this uses only whole-buffer
+    C operations: reduce the text to its quotes and brackets, drop the strings,
+    then strip innermost ``()`` pairs, one nesting level per pass.
+    """
+    shape = raw.translate(_AS_PARENS, _NOT_SHAPE)
+    if len(shape) < 2 * (MAX_DEPTH + 1):
+        return False  # too few brackets to open MAX_DEPTH + 1 levels and close them
+    if b"\\" in shape:
+        # Only the escapes \" and \\ change where strings end. They leave those two bytes
+        # side by side in shape, but so may, say, \u00e9" once the digits are gone: the
+        # raw text says for sure, and only then is it rewritten.
+        if (b'\\"' in shape or b"\\\\" in shape) and (b'\\"' in raw or b"\\\\" in raw):
+            # Left to right, as JSON pairs a run of backslashes.
+            shape = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(_AS_PARENS, _NOT_SHAPE)
+        shape = shape.translate(None, b"\\")
+    quotes = shape.count(b'"')
+    if quotes:
+        if shape.count(b'""') * 2 == quotes:
+            # Every run of quotes is even, so no string holds a bracket (the usual case).
+            shape = shape.translate(None, b'"')
+        else:
+            # The pieces outside strings are the even ones between quotes.
+            shape = b"".join(shape.split(b'"')[::2])
+    for _ in range(MAX_DEPTH):
+        if not shape:
+            return False
+        inner = shape.replace(b"()", b"")
+        if len(inner) == len(shape):
+            return True  # unbalanced, so not JSON: let the exact scan and the decoder tell
+        shape = inner
+    return bool(shape)
+
+
+_STRUCTURE = re.compile(r'[][{}"]')
+# The rest of a string after its opening quote. Possessive, so a string that never
+# closes fails in one pass instead of a backtracking search (the scan stays linear).
+_STRING_TAIL = re.compile(r'(?:[^"\\]++|\\.)*+"', re.DOTALL)
+
+
+@dataclass(slots=True)
+class _Cut:
+    """A container opened MAX_DEPTH levels below the text or below the cut around it."""
+
+    start: int
+    end: int = -1  # just past its close bracket
+    inner: list[_Cut] = field(default_factory=list)  # the cuts MAX_DEPTH levels further down
+
+
+def _cuts(text: str) -> list[_Cut]:
+    """The outermost containers past MAX_DEPTH, each with its own cuts; linear, no recursion.
+
+    Only counts brackets outside strings: the decoder judges the syntax of every
+    piece afterwards, so text that is not JSON is still refused.
+    """
+    top: list[_Cut] = []
+    open_cuts: list[_Cut] = []
+    depth = 0
+    pos = 0
+    search = _STRUCTURE.search
+    string_tail = _STRING_TAIL.match
+    while (found := search(text, pos)) is not None:
+        at = found.start()
+        char = text[at]
+        pos = at + 1
+        if char == '"':
+            tail = string_tail(text, pos)
+            if tail is None:
+                break  # a string that never closes: the decoder reports it
+            pos = tail.end()
+        elif char == "[" or char == "{":
+            depth += 1
+            if depth > MAX_DEPTH and depth % MAX_DEPTH == 1:
+                cut = _Cut(at)
+                (open_cuts[-1].inner if open_cuts else top).append(cut)
+                open_cuts.append(cut)
+        else:
+            if depth > MAX_DEPTH and depth % MAX_DEPTH == 1:
+                open_cuts.pop().end = pos
+            depth -= 1
+    for cut in open_cuts:
+        cut.end = len(text)  # never closed: the decoder reports the truncation
+    return top
+
+
+def _loads_slow(text: str) -> Any:
+    """Decode ``text`` with each container past MAX_DEPTH replaced by the marker.
+
+    What is cut out is still decoded, piece by piece (each piece MAX_DEPTH
+    levels deep, its own deeper containers cut out in turn), only to check it
+    is JSON: every character is decoded once, so this stays linear.
+    """
+    cuts = _cuts(text)
+    doc = _decode_piece(text, 0, len(text), cuts)
+    pending = list(cuts)
+    while pending:
+        cut = pending.pop()
+        _decode_piece(text, cut.start, cut.end, cut.inner)
+        pending.extend(cut.inner)
+    return doc
+
+
+def _decode_piece(text: str, start: int, end: int, cuts: list[_Cut]) -> Any:
+    """Decode ``text[start:end]`` with each of ``cuts`` (inside it) replaced by the marker."""
+    if not cuts and start == 0 and end == len(text):
+        return _SLOW_DECODER.decode(text)
+    pieces: list[str] = []
+    pos = start
+    for cut in cuts:
+        pieces.append(text[pos : cut.start])
+        pieces.append(_DEEP_TOKEN)
+        pos = cut.end
+    pieces.append(text[pos:end])
+    try:
+        return _SLOW_DECODER.decode("".join(pieces))
+    except json.JSONDecodeError as exc:
+        # Report the position in the text the caller gave, not in the piece.
+        raise json.JSONDecodeError(exc.msg, text, _original_position(start, cuts, exc.pos)) from None
+
+
+def _original_position(start: int, cuts: list[_Cut], pos: int) -> int:
+    """Where ``pos`` of a rewritten piece beginning at ``start`` lies in the original text."""
+    pos += start
+    for cut in cuts:
+        if pos < cut.start:
+            break
+        if pos < cut.start + len(_DEEP_TOKEN):
+            return cut.start
+        pos += cut.end - cut.start - len(_DEEP_TOKEN)
+    return pos
+
+
+# ------------------------------------------------------------ checking a document
+
+# A field path is kept as a chain of (parent, key) links and spelt out only for a problem.
+_Link: TypeAlias = "tuple[_Link | None, str | int] | None"
+
+
+def find_problem(
+    doc: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> tuple[str, str] | None:
+    """The first value in ``doc`` that no order may hold, as ``(field_path, message)``, or None.
+
+    Problems, in document order: an :class:`InvalidValue` (its reason), a
+    non-finite float or Decimal, a string (value or key) with lone surrogates
+    (``"not valid UTF-8"``), a container nested deeper than ``max_depth``; and
+    more than ``max_nodes`` values in all (reported for the root). Paths name
+    wire keys as they appear, joined by dots, with list indexes in brackets:
+    ``lines[2].unit_price``; the root is ``""``. The walk is iterative, so any
+    depth is safe.
+    """
+    count = 1
+    stack: list[tuple[Any, int, _Link]] = [(doc, 0, None)]
+    while stack:
+        value, depth, link = stack.pop()
+        if isinstance(value, dict):
+            if depth >= max_depth:
+                return _path(link), f"nested deeper than {max_depth} levels"
+            count += len(value)
+            if count > max_nodes:
+                return "", f"document too large: more than {max_nodes} values"
+            for key in value:
+                if isinstance(key, str) and not _is_utf8(key):
+                    return _path((link, key)), "not valid UTF-8 (in the key)"
+            # Pushed last to first, so they come off the stack in document order.
+            stack.extend((item, depth + 1, (link, key)) for key, item in reversed(value.items()))
+        elif isinstance(value, list | tuple):
+            if depth >= max_depth:
+                return _path(link), f"nested deeper than {max_depth} levels"
+            count += len(value)
+            if count > max_nodes:
+                return "", f"document too large: more than {max_nodes} values"
+            stack.extend((value[i], depth + 1, (link, i)) for i in range(len(value) - 1, -1, -1))
+        elif isinstance(value, str):
+            if not _is_utf8(value):
+                return _path(link), "not valid UTF-8"
+        elif isinstance(value, InvalidValue):
+            return _path(link), value.reason
+        elif isinstance(value, float | Decimal) and not _is_finite(value):
+            # Not from loads (it reads none), but a document built otherwise may hold one.
+            return _path(link), f"{_float_name(value)} is not a number JSON allows"
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    # Lone surrogates (from undecodable bytes, or from \ud800-style escapes) cannot be encoded.
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_finite(value: float | Decimal) -> bool:
+    return value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+
+
+def _float_name(value: float | Decimal) -> str:
+    if value != value:  # NaN is the one value unequal to itself
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _path(link: _Link) -> str:
+    keys: list[str | int] = []
+    while link is not None:
+        link, key = link
+        keys.append(key)
+    parts: list[str] = []
+    for key in reversed(keys):
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        else:
+            parts.append(("." if parts else "") + _printable(key))
+    return "".join(parts)
+
+
+def _printable(key: str) -> str:
+    """``key`` with lone surrogates shown as escapes, so a path can always be printed."""
+    if _is_utf8(key):
+        return key
+    try:
+        # Surrogates from undecodable bytes: show the original bytes (\\xe9).
+        return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return key.encode("utf-8", "backslashreplace").decode("utf-8")

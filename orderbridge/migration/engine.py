@@ -299,7 +299,7 @@ def _drive(
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="orderbridge-worker") as pool:
         try:
-            for record in selected_records(run.source, selection):
+            for record in _guarded(run, selected_records(run.source, selection)):
                 if run.stop.is_set():
                     break
                 with run.lock:
@@ -324,6 +324,29 @@ def _drive(
             settle(finished)
     if run.stop.is_set() and report.stopped_reason is None:
         report.interrupted = True
+
+
+def _guarded(run: OrderMigrator, records: Iterator[Order | InvalidOrder]) -> Iterator[Order | InvalidOrder]:
+    """The source's records; a page that cannot be read (after the transport's retries) or paging
+    that cannot be trusted ends the walk with the reason in the report, never an exception."""
+    try:
+        yield from records
+    except OrderbridgeError as exc:
+        log.error("the source could not be read any further: %s", exc)
+        with run.lock:
+            run.report.stopped_reason = f"the source could not be read any further ({exc})"
+        run.stop.set()
+    finally:
+        _note_paging(run)
+
+
+def _note_paging(run: OrderMigrator) -> None:
+    stats = run.source.paging_stats
+    if stats is None:
+        return
+    with run.lock:
+        run.report.source_claimed = stats.claimed
+        run.report.source_notes = list(stats.notes)
 
 
 def _handle_all(run: OrderMigrator, orders: list[Order], concurrency: int) -> None:

@@ -68,6 +68,10 @@ class MigrationReport:
     """Second copies of one source order (provably orderbridge's) that were deleted."""
     target_requests: int = 0
     """Requests sent to the target (when its backend counts them), ledger reads included."""
+    source_claimed: int | None = None
+    """How many orders the source said it holds (its list total), when it says."""
+    source_notes: list[str] = Factory(list)
+    """What was odd about the source's paging (a total that disagrees, pages re-read...)."""
     ledger: dict[str, Any] | None = None
     """The read of the target's orders, when the run needed it: orders, requests, seconds."""
     adopted_ids: list[str] = Factory(list)
@@ -154,6 +158,7 @@ class MigrationReport:
                 "finished_in_place": self.finished_in_place,
                 "duplicates_removed": self.duplicates_removed,
             },
+            "source_paging": {"claimed": self.source_claimed, "read": self.read, "notes": list(self.source_notes)},
             "target_requests": self.target_requests,
             "ledger": self.ledger,
             "adopted": list(self.adopted_ids),
@@ -188,6 +193,8 @@ class MigrationReport:
             f"skipped {self.skipped}, conflicts {self.conflicts}, failed {self.failed}",
             f"  took {self.duration_seconds:.1f} s, {self.orders_per_second:.1f} orders/s",
         ]
+        for note in self.source_notes[:5]:
+            lines.append(f"  source: {note}")
         if self.finished_in_place or self.duplicates_removed:
             lines.append(
                 f"  of the written: {self.finished_in_place} half-written copies finished in place; "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final
@@ -15,6 +16,9 @@ from urllib.parse import quote
 
 import orderbridge as ob
 from orderbridge_lunasoft.translate import BACKEND_NAME, CartTranslator
+
+PAGE_SIZE: Final = 50
+"""Orders per list page (documented: the cart's fixed page size)."""
 
 __all__ = [
     "API_KEY_ENV",
@@ -48,6 +52,45 @@ def _check_sort(sort: str) -> str:
                 f"sort must name id and/or created (with '-' for descending), got {sort!r}"
             )
     return sort
+
+
+def _sort_key(sort: str) -> Callable[[Any], tuple[Any, ...] | None]:
+    """A key that ascends along the list as ``sort`` orders it (``-`` descending: negated)."""
+    fields = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
+
+    def key(doc: Any) -> tuple[Any, ...] | None:
+        values: list[Any] = []
+        for name, descending in fields:
+            if name == "id":
+                value: Any = _order_key(doc)
+            else:
+                value = _created_seconds(doc)
+            if value is None:
+                return None
+            values.append(-value if descending else value)
+        ident = _order_key(doc)  # ties (same second) broken by id, in the same direction as the last field
+        if ident is None:
+            return None
+        return (*values, -ident if fields[-1][1] else ident)
+
+    return key
+
+
+def _created_seconds(doc: Any) -> float | None:
+    text = doc.get("created") if isinstance(doc, Mapping) else None
+    try:
+        created = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return created.timestamp() if created is not None and created.tzinfo is not None else None
+
+
+def _order_key(doc: Any) -> int | None:
+    """The numeric ``id`` the list is sorted by (``None`` when unreadable)."""
+    ident = doc.get("id") if isinstance(doc, Mapping) else None
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        return ident
+    return int(ident) if isinstance(ident, str) and ident.isdigit() else None
 
 
 class LunasoftCartBackend(CartTranslator, ob.Backend):
@@ -121,13 +164,16 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
 
     # ------------------------------------------------------------ reading
 
-    def _iter_orders(self, **filters: Any) -> Iterator[ob.Order]:
-        """Walk every order, page by page (``?page=``), in ``sort`` order (default ``id``, ascending).
+    def _iter_documents(self, **filters: Any) -> Iterator[Any]:
+        """Every order document, once, in ``sort`` order (default ``id``, ascending).
 
         Filters: ``id`` (orders with id >= it), ``created_on_after`` (an aware
         datetime or ready text), ``sort`` (``"id"``, ``"-id"``, ``"created"``,
         ``"-created"``, comma-joined), ``page`` (first page, default 1),
-        ``statuses`` (overrides ``fetch_statuses``).
+        ``statuses`` (overrides ``fetch_statuses``). Sorted by ``id`` from the
+        first page, the walk is by key (``id`` = the last id read: no page
+        numbers to shift when orders come or go); otherwise by page number.
+        Either way repeats and stalls are detected (``orderbridge.paging``).
         """
         unknown = set(filters) - _FILTERS
         if unknown:
@@ -141,28 +187,62 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
             params["created_on_after"] = format_created_on_after(filters["created_on_after"])
         with_statuses = bool(filters.get("statuses", self.fetch_statuses))
         page = int(filters.get("page", 1))
-        return self._walk(params, page, with_statuses)
+        pager: ob.KeysetPaginator | ob.PageNumberPaginator
+        if params["sort"] == "id" and page == 1:
+            pager = ob.KeysetPaginator(partial(self._keyset_page, params), key=_order_key, page_size=PAGE_SIZE)
+        else:
+            pager = ob.PageNumberPaginator(
+                partial(self._numbered_page, params), key=_sort_key(params["sort"]), first_page=page
+            )
+        self.paging_stats = pager.stats
+        return self._with_statuses(iter(pager)) if with_statuses else iter(pager)
 
-    def _walk(self, params: dict[str, Any], page: int, with_statuses: bool) -> Iterator[ob.Order]:
-        while True:
-            answer = self.transport.get("orders", params={**params, "page": str(page)})
-            docs, next_page = self._page(answer, page)
-            for doc in docs:
-                if with_statuses:
-                    yield self._get_order(str(doc.get("id")))
-                else:
-                    yield self.to_canonical(doc)
-            if next_page is None or not docs:
-                return
-            page = next_page
+    def _keyset_page(self, params: dict[str, Any], from_key: Any) -> list[Any]:
+        """Page 1 of the orders with id >= ``from_key`` (the filter's meaning)."""
+        query = {**params, "page": "1"}
+        if from_key is not None:
+            query["id"] = str(from_key)
+        docs, _ = self._page(self.transport.get("orders", params=query), 1)
+        return docs
+
+    def _numbered_page(self, params: dict[str, Any], page: int) -> tuple[list[Any], int | None]:
+        return self._page(self.transport.get("orders", params={**params, "page": str(page)}), page)
+
+    def _with_statuses(self, listed: Iterator[Any]) -> Iterator[Any]:
+        """Each listed order as its single GET answers it (list pages carry no status history)."""
+        for doc in listed:
+            ident = self.document_id(doc)
+            if ident is None:
+                yield doc  # the pipeline reports it
+                continue
+            try:
+                yield self._get_document(ident)
+            except ob.NotFound:
+                yield ob.InvalidOrder("listed, then deleted from the source before it was read", order=ident)
+
+    def _get_document(self, remote_id: str) -> Any:
+        answer = self.transport.get(self._order_path(remote_id))
+        if not isinstance(answer, Mapping):
+            raise ob.MalformedResponse(
+                "order answer is not an object", method="GET", url=self._order_url(remote_id)
+            )
+        return answer
+
+    def _decode_document(self, doc: Any) -> ob.Order:
+        if not isinstance(doc, Mapping):
+            raise ob.InvalidOrder(f"the list holds a {type(doc).__name__} where an order object belongs")
+        return self.to_canonical(doc)
+
+    def document_id(self, doc: Any) -> str | None:
+        """The document's ``id`` (a string in the cart's answers)."""
+        ident = doc.get("id") if isinstance(doc, Mapping) else None
+        return str(ident) if isinstance(ident, str | int) and not isinstance(ident, bool) and ident != "" else None
 
     def _page(self, answer: Any, page: int) -> tuple[list[Mapping[str, Any]], int | None]:
         url = f"{self.transport.base_url}/orders"
         if not isinstance(answer, Mapping) or not isinstance(answer.get("orders"), list):
             raise ob.MalformedResponse("list answer has no 'orders' list", method="GET", url=url)
-        docs = answer["orders"]
-        if not all(isinstance(d, Mapping) for d in docs):
-            raise ob.MalformedResponse("'orders' holds a non-object", method="GET", url=url)
+        docs = answer["orders"]  # a non-object item is reported by the pipeline, as one bad order
         next_page = answer.get("next_page", False)
         if next_page is False or next_page is None:
             return docs, None
@@ -175,12 +255,7 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
         return docs, next_page
 
     def _get_order(self, remote_id: str) -> ob.Order:
-        answer = self.transport.get(self._order_path(remote_id))
-        if not isinstance(answer, Mapping):
-            raise ob.MalformedResponse(
-                "order answer is not an object", method="GET", url=self._order_url(remote_id)
-            )
-        return self.to_canonical(answer)
+        return self.get_order(remote_id)
 
     def _find_order(
         self,
@@ -192,7 +267,7 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
     ) -> ob.Order | None:
         if order.source is not None and order.source.backend == self.name:
             try:
-                found = self._get_order(order.source.remote_id)
+                found = self.get_order(order.source.remote_id)
             except ob.NotFound:
                 return None
             return found if accept is None or accept(found) else None

@@ -492,6 +492,8 @@ class CartTranslator:
             transaction = None
         payments, card_cut = cls._read_payment(doc, created, transaction)
 
+        if "line_items" not in doc:  # the cart always sends an order's lines, [] when it has none
+            raise _Bad("line_items", "is required")
         lines = tuple(cls._read_line(item, i) for i, item in enumerate(cls._list(doc, "line_items")))
         history, status_extras, status_order = cls._read_statuses(doc)
 
@@ -597,6 +599,9 @@ class CartTranslator:
         where = f"line_items[{index}]."
         if not isinstance(item, Mapping):
             raise _Bad(f"line_items[{index}]", f"must be an object, got {type(item).__name__}")
+        for key in ("quantity", "cost"):  # always sent for a line: absent means a broken document
+            if item.get(key) is None:
+                raise _Bad(f"line_items[{index}].{key}", "is required")
         quantity = _money(item, "quantity", where)
         try:
             return ob.OrderLine(

@@ -494,6 +494,8 @@ def _read_line(r: _Reader, item: Any, index: int) -> OrderLine:
     quantity = _dec(line, "Quantity", where)
     if quantity is None:
         raise _bad(where, "Quantity", "a number", None)
+    if line.get("UnitPrice") is None:  # a line always has a price; without one it fails at the target
+        raise _bad(where, "UnitPrice", "a number", None)
     attributes: tuple[AttributeSelection, ...] = ()
     attrs_doc = line.get("Attributes")
     if attrs_doc is None:

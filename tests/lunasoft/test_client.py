@@ -49,14 +49,25 @@ def test_registered() -> None:
     assert LunasoftCartBackend.capabilities == {"read", "add-status"}
 
 
-def test_paging_ascending_until_next_page_false() -> None:
-    first, second = list_docs(50, 1), list_docs(3, 51)
+def test_paging_by_id_from_the_last_id_read() -> None:
+    # Sorted by id, the walk asks for "id >= the last id read" (the filter's meaning): no page
+    # numbers to shift when orders are deleted or added while it runs.
+    first, second = list_docs(50, 1), list_docs(4, 50)
     with responses.RequestsMock() as rsps:
         page(rsps, {"sort": "id", "page": "1"}, first, 2)
-        page(rsps, {"sort": "id", "page": "2"}, second, False)
+        page(rsps, {"sort": "id", "page": "1", "id": "50"}, second, False)  # the seam (50) and 3 more
         orders = list(client(fetch_statuses=False).iter_orders())
-        assert [c.request.method for c in rsps.calls] == ["GET", "GET"]
+        assert [c.request.method for c in rsps.calls] == ["GET", "GET"]  # a short page is the last
     assert [o.source.remote_id for o in orders] == [str(i) for i in range(1, 54)]  # type: ignore[union-attr]
+
+
+def test_paging_by_page_number_for_other_sorts() -> None:
+    first, second = list_docs(50, 4), list_docs(3, 1)
+    with responses.RequestsMock() as rsps:
+        page(rsps, {"sort": "-id", "page": "1"}, first[::-1], 2)
+        page(rsps, {"sort": "-id", "page": "2"}, second[::-1], False)
+        orders = list(client(fetch_statuses=False).iter_orders(sort="-id"))
+    assert [o.source.remote_id for o in orders] == [str(i) for i in range(53, 0, -1)]  # type: ignore[union-attr]
 
 
 def test_empty_first_page() -> None:
@@ -69,8 +80,9 @@ def test_empty_first_page() -> None:
 def test_exactly_fifty_and_no_more() -> None:
     with responses.RequestsMock() as rsps:
         page(rsps, {"sort": "id", "page": "1"}, list_docs(50), False)
+        page(rsps, {"sort": "id", "page": "1", "id": "50"}, list_docs(1, 50), False)  # only the seam
         assert len(list(client(fetch_statuses=False).iter_orders())) == 50
-        assert len(rsps.calls) == 1
+        assert len(rsps.calls) == 2
 
 
 def test_an_empty_page_ends_the_walk_even_with_next_page() -> None:

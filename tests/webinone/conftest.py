@@ -163,6 +163,17 @@ def add_json(
     rsps.add(method, url, body=body_of(doc), status=status, content_type="application/json", **kw)
 
 
+def serve_list(rsps: responses.RequestsMock, url: str, docs: list[dict[str, Any]], total: int | None = None) -> None:
+    """Answer list requests on ``url`` as a site would: the ``Offset``/``Limit`` slice of ``docs``."""
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        query = {k.lower(): v for k, v in parse_qsl(urlsplit(request.url).query)}
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
+        return 200, {}, body_of(page(docs[offset : offset + limit], len(docs) if total is None else total))
+
+    rsps.add_callback("GET", url, callback=answer, content_type="application/json")
+
+
 ASSET_TABLES = {
     "discount": {"SPRING10": 4001, "VIP25": 4002},
     "gift_voucher": {"Gift voucher $20": 5001},
@@ -205,4 +216,4 @@ def deep(doc: Any) -> Any:
     return copy.deepcopy(doc)
 
 
-__all__ = ["BASE", "V1", "V2", "add_json", "body_of", "deep", "load", "page", "real_v2_doc", "sent"]
+__all__ = ["BASE", "V1", "V2", "add_json", "body_of", "deep", "load", "page", "real_v2_doc", "sent", "serve_list"]

@@ -112,8 +112,19 @@ def test_null_parts_and_empty_assets_round_trip() -> None:
     assert WebinOneV2.from_canonical(order) == doc
 
 
+def test_fields_always_sent_are_required() -> None:
+    for doc, field in (
+        ({"OrderName": "x", "OrderLines": []}, "Id"),
+        ({"Id": 5, "OrderLines": [{"Id": 6, "Quantity": 1}]}, "OrderLines[0].UnitPrice"),
+        ({"Id": 5, "OrderLines": [{"Id": 6, "UnitPrice": 1}]}, "OrderLines[0].Quantity"),
+    ):
+        with pytest.raises(ob.InvalidOrder) as info:
+            WebinOneV2.to_canonical(doc)
+        assert info.value.field == field, doc
+
+
 def test_absent_keys_are_written_as_null() -> None:
-    doc = {"Id": 5, "OrderName": "x"}
+    doc = {"Id": 5, "OrderName": "x", "OrderLines": None}
     normal = WebinOneV2.normalize(doc)
     assert list(normal) == list(WebinOneV2.from_canonical(WebinOneV2.to_canonical(real_v2_doc())))
     assert normal["Id"] == 5 and normal["OrderName"] == "x"

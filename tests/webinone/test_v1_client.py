@@ -12,7 +12,7 @@ from orderbridge_webinone import WebinOneV1
 
 import orderbridge as ob
 
-from .conftest import V1, add_json, deep, load, page, sent
+from .conftest import V1, add_json, deep, load, page, sent, serve_list
 
 FIELDS = "Status,Member,Discount,GiftVoucher,Tax,ShippingInfo,OrderLines,Payments,CustomCrmGroups"
 
@@ -22,17 +22,17 @@ def q(offset: int, limit: int, **extra: str) -> dict[str, str]:
 
 
 def test_list_asks_for_every_part_and_pages(mock: responses.RequestsMock) -> None:
-    client = WebinOneV1("https://shop.example.com", token="t", page_size=1, site_timezone="Australia/Sydney")
+    client = WebinOneV1("https://shop.example.com", token="t", page_size=2, site_timezone="Australia/Sydney")
     sample = load("v1_list.json")["Items"][0]
-    second = dict(deep(sample), Id=28070)
-    add_json(mock, "GET", V1, page([sample], total=2))
-    add_json(mock, "GET", V1, page([second], total=2))
+    second, third = dict(deep(sample), Id=28070), dict(deep(sample), Id=28071)
+    serve_list(mock, V1, [sample, second, third])
     orders = list(client.iter_orders(where={"StatusId": 13176}))
-    assert [o.source.remote_id for o in orders if o.source] == ["28057", "28070"]
+    assert [o.source.remote_id for o in orders if o.source] == ["28057", "28070", "28071"]
     assert orders[0].created_at == datetime(2022, 1, 14, 9, 47, 37, tzinfo=ZoneInfo("Australia/Sydney"))
     assert sent(mock.calls) == [
-        ("GET", "/api/v1/orders", q(0, 1, where='{"StatusId":13176}'), None),
-        ("GET", "/api/v1/orders", q(1, 1, where='{"StatusId":13176}'), None),
+        ("GET", "/api/v1/orders", q(0, 2, where='{"StatusId":13176}'), None),
+        ("GET", "/api/v1/orders", q(1, 2, where='{"StatusId":13176}'), None),  # the seam, then one more
+        ("GET", "/api/v1/orders", q(2, 2, where='{"StatusId":13176}'), None),  # short: the end
     ]
 
 
