@@ -252,20 +252,50 @@ def write_jsonl(orders: Iterable[Order], stream: IO[str]) -> int:
     return count
 
 
-def iter_jsonl_records(stream: IO[str], *, name: str = "<stream>") -> Iterator[Order | InvalidOrder]:
+def iter_jsonl_records(
+    stream: IO[str] | IO[bytes], *, name: str = "<stream>"
+) -> Iterator[Order | InvalidOrder]:
     """Read a JSON Lines stream lazily; a bad line yields its :class:`InvalidOrder` and reading goes on.
 
-    The error's message names the stream and the line number.
+    ``stream`` may be binary (best: a line that is not UTF-8 is then one bad
+    line, where a text stream fails to decode) or text. A line is bad when it
+    is not JSON, holds a value no order may (see
+    :func:`orderbridge.jsonutil.find_problem`: NaN, invalid UTF-8, too deep or
+    too large), or is not an order. The error's message names the stream and
+    the line number; its ``field`` names the offending field when known.
     """
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
         try:
-            yield order_from_json(line)
+            yield _order_from_line(line)
         except InvalidOrder as exc:
             exc.message = f"{name} line {number}: {exc.message}"
             exc.args = (exc._render(),)
             yield exc
+
+
+def _order_from_line(line: str | bytes) -> Order:
+    try:
+        data = jsonutil.loads(line)
+    except ValueError as exc:
+        raise InvalidOrder(f"not valid JSON: {exc}") from exc
+    # loads keeps a bad value as a marker or a lone surrogate, which the converter
+    # might carry into an order unnoticed; check the whole document first.
+    problem = jsonutil.find_problem(data)
+    if problem is not None:
+        path, message = problem
+        raise InvalidOrder(message, field=path or None, order=_safe_label_of(data))
+    return order_from_dict(data)
+
+
+def _safe_label_of(data: Any) -> str:
+    """The order's label, unless the values it is made of are bad (then ``"?"``)."""
+    if not isinstance(data, Mapping):
+        return "?"
+    if jsonutil.find_problem([data.get("source"), data.get("number")]) is not None:
+        return "?"
+    return _label_of(data)
 
 
 def iter_jsonl(stream: IO[str], *, name: str = "<stream>") -> Iterator[Order]:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import attrs
 from attrs import field, frozen
@@ -118,6 +118,12 @@ def _fail(attribute: attrs.Attribute[Any], message: str) -> InvalidOrder:
     return InvalidOrder(message, field=attribute.name)
 
 
+MONEY_DIGITS: Final = 15
+"""Digits an amount may have before the point: beyond, no platform stores it (``1e400`` is a broken document)."""
+MONEY_DECIMALS: Final = 12
+"""Digits an amount may have after the point (rates and unit prices carry more than cents)."""
+
+
 def _money(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
@@ -125,6 +131,12 @@ def _money(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise _fail(attribute, f"must be a Decimal, got {type(value).__name__} {value!r}")
     if not value.is_finite():
         raise _fail(attribute, f"must be a finite amount, got {value}")
+    if value.adjusted() >= MONEY_DIGITS or (value and value.as_tuple().exponent < -MONEY_DECIMALS):  # type: ignore[operator]
+        raise _fail(
+            attribute,
+            f"is out of range for an amount ({MONEY_DIGITS} digits before the point, "
+            f"{MONEY_DECIMALS} after), got {value:.6g}",
+        )
 
 
 def _non_negative_money(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

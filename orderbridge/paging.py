@@ -54,6 +54,12 @@ class PagingStats:
     rereads: int = 0
     notes: list[str] = field(factory=list)
 
+    def reset(self) -> PagingStats:
+        """Start counting afresh (a new walk); returns ``self`` (whoever holds it sees the new walk)."""
+        self.claimed, self.read, self.pages, self.rereads = None, 0, 0, 0
+        self.notes.clear()
+        return self
+
     def check_total(self) -> None:
         """Add a note when the claimed total disagrees with what was read."""
         if self.claimed is not None and self.claimed != self.read:
@@ -199,7 +205,7 @@ class OffsetPaginator:
 
     def __iter__(self) -> Iterator[Any]:
         """Yield every item once, in ascending id order; ``stats`` describes this run."""
-        self.stats = stats = PagingStats()
+        stats = self.stats.reset()
         cursor = _Cursor(self.key, stats)
         offset = 0
         total: int | None = None
@@ -299,7 +305,7 @@ class PageNumberPaginator:
 
     def __iter__(self) -> Iterator[Any]:
         """Yield every item once, in ascending id order; ``stats`` describes this run."""
-        self.stats = stats = PagingStats()
+        stats = self.stats.reset()
         cursor = _Cursor(self.key, stats)
         page = self.first_page
         while True:
@@ -350,7 +356,7 @@ class KeysetPaginator:
 
     def __iter__(self) -> Iterator[Any]:
         """Yield every item once, in ascending id order; ``stats`` describes this run."""
-        self.stats = stats = PagingStats()
+        stats = self.stats.reset()
         cursor = _Cursor(self.key, stats)
         start: Any = None
         while True:

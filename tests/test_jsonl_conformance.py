@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import orderbridge as ob
-from orderbridge.testing import BackendConformance
+from orderbridge.testing import BackendConformance, PagedBackendFactory
 
 from .strategies import orders
 
@@ -45,6 +45,17 @@ class TestJsonlConformance(BackendConformance):
     @pytest.fixture
     def expected_order_count(self) -> int:
         return 25
+
+    @pytest.fixture
+    def paged_backend_factory(self, tmp_path: Path) -> PagedBackendFactory:
+        # A file has no pages: read line by line, a "page" is one order (sizes 0 to 3).
+        def factory(count: int) -> tuple[ob.Backend, int]:
+            backend = ob.connect("jsonl", path=tmp_path / f"paged-{count}.jsonl")
+            for i in range(count):
+                backend.create_order(_order(i))
+            return backend, 1
+
+        return factory
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -89,7 +89,9 @@ class JsonlBackend(ob.Backend):
         with self._lock:
             if self._appender is not None:
                 self._appender.flush()
-        with self.path.open(encoding="utf-8") as stream:
+        # Binary, so a line that is not UTF-8 is one bad record, not a decoding error
+        # that ends the whole read.
+        with self.path.open("rb") as stream:
             yield from ob.iter_jsonl_records(stream, name=str(self.path))
 
     def _get_order(self, remote_id: str) -> ob.Order:
@@ -101,7 +103,7 @@ class JsonlBackend(ob.Backend):
     def _count_orders(self, **filters: Any) -> int | None:
         if not self.path.exists():
             return 0
-        with self.path.open(encoding="utf-8") as stream:
+        with self.path.open("rb") as stream:  # as _iter_records: bad bytes are a line like any other
             return sum(1 for line in stream if line.strip())
 
     # ------------------------------------------------------------ writing

@@ -174,6 +174,10 @@ def payment_option_name(kind: ob.PaymentType | None) -> str:
     return _PAYMENT_NAMES.get(kind, kind.value)
 
 
+_LINE_WIRE_NAMES: Final = {"unit_price": "cost", "total_price": "total_cost", "quantity": "quantity"}
+"""Canonical line fields -> the cart's names, for error messages."""
+
+
 class _Bad(Exception):
     """A wire value is wrong; carries the wire field path."""
 
@@ -617,7 +621,10 @@ class CartTranslator:
                 extras={BACKEND_NAME: {"fields": _leftovers(item, _LINE_MAPPED, _LINE_FIELDS, where)}},
             )
         except ob.InvalidOrder as exc:
-            raise exc.within(prefix=f"line_items[{index}]") from None
+            # The model names its own fields; say the cart's (what the operator can look up).
+            wire = _LINE_WIRE_NAMES.get(exc.field or "", exc.field)
+            renamed = ob.InvalidOrder(exc.message, field=wire, order=exc.order)
+            raise renamed.within(prefix=f"line_items[{index}]") from None
 
     @classmethod
     def _read_statuses(

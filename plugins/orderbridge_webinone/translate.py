@@ -126,8 +126,18 @@ _ORDER_FIELD_TO_WIRE: Final = {
     "country": "Country",
     "custom_fields": "CustomCrmGroups",
 }
-_LINE_FIELD_TO_WIRE: Final = {"quantity": "Quantity", "attributes": "Attributes"}
-_PAYMENT_FIELD_TO_WIRE: Final = {"payment_type": "PaymentType"}
+_LINE_FIELD_TO_WIRE: Final = {
+    "quantity": "Quantity",
+    "attributes": "Attributes",
+    "unit_price": "UnitPrice",
+    "total_price": "TotalPrice",
+    "tax_rate": "TaxRate",
+}
+_PAYMENT_FIELD_TO_WIRE: Final = {
+    "payment_type": "PaymentType",
+    "amount": "Amount",
+    "amount_captured": "AmountCaptured",
+}
 
 
 # ------------------------------------------------------------------ small readers

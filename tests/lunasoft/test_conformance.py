@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 from orderbridge_lunasoft import LunasoftCartBackend
 from orderbridge_lunasoft.generator import generate_orders
-from orderbridge_lunasoft.simulator import CartSimulator
+from orderbridge_lunasoft.simulator import PAGE_SIZE, CartSimulator
 
 import orderbridge as ob
 from orderbridge.sandbox import SimServer
-from orderbridge.testing import BackendConformance
+from orderbridge.testing import BackendConformance, PagedBackendFactory
 
 from .conftest import load
 
@@ -50,3 +50,17 @@ class TestLunasoftCart(BackendConformance):
     @pytest.fixture
     def canary_secret(self) -> str:
         return CANARY
+
+    @pytest.fixture
+    def paged_backend_factory(self, request: pytest.FixtureRequest) -> PagedBackendFactory:
+        # The cart's list page is fixed at 50 orders server-side: the sizes follow it.
+        def factory(count: int) -> tuple[ob.Backend, int]:
+            sim = CartSimulator(api_key=CANARY)
+            sim.seed(count, seed=5)
+            server = SimServer(sim).start()
+            request.addfinalizer(server.stop)
+            backend = LunasoftCartBackend(server.urls()["base"], api_key=CANARY, fetch_statuses=False)
+            request.addfinalizer(backend.close)
+            return backend, PAGE_SIZE
+
+        return factory

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from orderbridge_acme import AcmeBackend
-from orderbridge_acme.simulator import generate_orders
+from orderbridge_acme.simulator import PAGE_SIZE, AcmeSimulator, generate_orders
 
 import orderbridge as ob
 from orderbridge.sandbox import SimServer
-from orderbridge.testing import BackendConformance
+from orderbridge.testing import BackendConformance, PagedBackendFactory
 
 
 class TestAcme(BackendConformance):
@@ -40,3 +40,17 @@ class TestAcme(BackendConformance):
     @pytest.fixture
     def unauthorized_backend(self, acme_server: SimServer) -> AcmeBackend:
         return AcmeBackend(acme_server.url, api_key="not-the-key")
+
+    @pytest.fixture
+    def paged_backend_factory(self, request: pytest.FixtureRequest, acme_key: str) -> PagedBackendFactory:
+        # A fresh shop per size; the suite lists 0, 1, 20, 21 and 41 orders (20 per page).
+        def factory(count: int) -> tuple[ob.Backend, int]:
+            simulator = AcmeSimulator(api_key=acme_key)
+            simulator.seed(count, seed=7)
+            server = SimServer(simulator).start()
+            request.addfinalizer(server.stop)
+            backend = AcmeBackend(server.url, api_key=acme_key)
+            request.addfinalizer(backend.close)
+            return backend, PAGE_SIZE
+
+        return factory
