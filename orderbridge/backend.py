@@ -440,7 +440,9 @@ class Backend:
         if key is None:
             return None
         found = None
-        for candidate in self._iter_orders():
+        for candidate in self.iter_records():
+            if isinstance(candidate, InvalidOrder):
+                continue  # a document we cannot read is no copy to settle a write with
             if self.natural_key(candidate) == key and (accept is None or accept(candidate)):
                 found = candidate  # the last one listed is the newest
         return found

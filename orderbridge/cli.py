@@ -199,6 +199,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if getattr(args, "repair", False):
         return _repair(config)
     report = run_migration(config)
+    if report.stopped_reason and not report.dry_run:
+        # The summary above says what was done; this one line says why it stopped and how to go on.
+        print(
+            f"orderbridge: stopped: {report.stopped_reason}; resume with "
+            f"`orderbridge migrate --config {args.config}`",
+            file=sys.stderr,
+        )
+        return 1
     if report.interrupted:
         print(
             f"interrupted: run `orderbridge migrate --config {args.config}` again to resume", file=sys.stderr

@@ -131,6 +131,12 @@ def _label(doc: Any) -> str:
 # --8<-- [end:readers]
 
 
+def _order_id(doc: Any) -> int | None:
+    """An Acme id as a number ("1042" -> 1042): the list is sorted by it."""
+    ident = doc.get("id") if isinstance(doc, Mapping) else None
+    return int(ident) if isinstance(ident, str) and ident.isdigit() else None
+
+
 class AcmeBackend(ob.Backend):
     """An Acme Shop site: list, get and create orders.
 
@@ -332,36 +338,33 @@ class AcmeBackend(ob.Backend):
     # --8<-- [end:init]
 
     # --8<-- [start:read]
-    def _iter_orders(self, **filters: Any) -> Iterator[ob.Order]:
-        for record in self._iter_records(**filters):
-            if isinstance(record, ob.InvalidOrder):
-                raise record
-            yield record
+    def _iter_documents(self, **filters: Any) -> Iterator[Any]:
+        """Every order document, page by page; the base class translates each one.
 
-    def _iter_records(self, **filters: Any) -> Iterator[ob.Order | ob.InvalidOrder]:
-        """Every order, page by page; a document that does not translate yields its error."""
+        One bad document becomes one failed record, never an aborted walk, and
+        ``orderbridge.PageNumberPaginator`` stops a ``next`` that repeats or stalls.
+        """
         if filters:
             raise ob.ConfigurationError(f"the acme backend takes no filters, got {sorted(filters)}")
-        page: int | None = 1
-        while page is not None:
-            answer = self.transport.get("orders", params={"page": page})
-            url = f"{self.transport.base_url}/orders?page={page}"
-            if not isinstance(answer, Mapping) or not isinstance(answer.get("orders"), list):
-                raise ob.MalformedResponse("list answer has no 'orders' list", method="GET", url=url)
-            for doc in answer["orders"]:
-                try:
-                    yield self.to_canonical(doc)
-                except ob.InvalidOrder as exc:
-                    yield exc
-            following = answer.get("next")
-            if following is not None and (type(following) is not int or following <= page):
-                raise ob.MalformedResponse(
-                    f"'next' must be null or a later page, got {following!r}", method="GET", url=url
-                )
-            page = following
+        pager = ob.PageNumberPaginator(self._page, key=_order_id)
+        self.paging_stats = pager.stats
+        return iter(pager)
 
-    def _get_order(self, remote_id: str) -> ob.Order:
-        return self.to_canonical(self.transport.get("orders/" + quote(remote_id, safe="")))
+    def _page(self, page: int) -> tuple[list[Any], int | None]:
+        answer = self.transport.get("orders", params={"page": page})
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("orders"), list):
+            url = f"{self.transport.base_url}/orders?page={page}"
+            raise ob.MalformedResponse("list answer has no 'orders' list", method="GET", url=url)
+        following = answer.get("next")
+        return answer["orders"], following if type(following) is int else None
+
+    def _get_document(self, remote_id: str) -> Any:
+        return self.transport.get("orders/" + quote(remote_id, safe=""))
+
+    def document_id(self, doc: Any) -> str | None:
+        """The document's ``id`` (named in the error of a document that does not translate)."""
+        ident = doc.get("id") if isinstance(doc, Mapping) else None
+        return ident if isinstance(ident, str) else None
 
     # --8<-- [end:read]
 
