@@ -167,3 +167,22 @@ def test_lunasoft_next_page_that_never_ends_is_bounded() -> None:
         with pytest.raises(ob.PagingError, match="next_page keeps coming"):
             list(backend.iter_records(sort="-id"))
     assert calls <= 4
+
+
+def test_the_command_line_writes_the_report_and_one_line_with_cause_and_resume(
+    sites: LyingSites, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orderbridge.cli import main
+
+    sites.old.ignore_offset = True
+    config = sites.write_config(tmp_path / "run.toml", workers=2)
+    for name, value in sites.env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["migrate", "--config", str(config)]) == 1
+    captured = capsys.readouterr()
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("orderbridge: stopped: the source could not be read any further")
+    assert "ignore Offset" in last and f"orderbridge migrate --config {config}" in last
+    assert "Traceback" not in captured.err
+    report = jsonutil.loads((tmp_path / "report.json").read_text())
+    assert report["counts"]["written"] == 100 and report["stopped_reason"]
