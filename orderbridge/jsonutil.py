@@ -176,29 +176,35 @@ def loads(text: str | bytes | bytearray) -> Any:
 
 # ------------------------------------------------------------ the depth check
 
-# Everything but the six bytes that shape nesting and strings is deleted at once.
-_NOT_SHAPE = bytes(b for b in range(256) if b not in b'"\\[]{}')
+# Everything but the bytes that shape nesting and strings is deleted in one pass.
+# "u" is kept so that a \uXXXX escape ending a string does not leave its backslash
+# next to the closing quote (as if the quote were escaped): that is the common escape.
+_NOT_SHAPE = bytes(b for b in range(256) if b not in b'"\\[]{}u')
 _AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_ESCAPED_QUOTE = re.compile(rb'\\"')
 
 
 def _may_nest_too_deep(raw: bytes | bytearray) -> bool:
     """False when ``raw`` surely nests at most MAX_DEPTH deep; exact for JSON text.
 
-    Python loops are far too slow for every page, so this uses only whole-buffer
-    C operations: reduce the text to its quotes and brackets, drop the strings,
-    then strip innermost ``()`` pairs, one nesting level per pass.
+    A Python loop over every byte would cost more than the decoding, so this
+    uses only whole-buffer C operations: reduce the text to its quotes and
+    brackets in one pass, drop the strings, then strip innermost ``()`` pairs,
+    one nesting level per pass over what is left (a few kilobytes for a page).
     """
     shape = raw.translate(_AS_PARENS, _NOT_SHAPE)
-    if len(shape) < 2 * (MAX_DEPTH + 1):
-        return False  # too few brackets to open MAX_DEPTH + 1 levels and close them
+    if len(shape) <= 8192 and shape.count(b"(") <= MAX_DEPTH:
+        return False  # too few containers to nest deeper (a single order, say)
     if b"\\" in shape:
-        # Only the escapes \" and \\ change where strings end. They leave those two bytes
-        # side by side in shape, but so may, say, \u00e9" once the digits are gone: the
-        # raw text says for sure, and only then is it rewritten.
-        if (b'\\"' in shape or b"\\\\" in shape) and (b'\\"' in raw or b"\\\\" in raw):
-            # Left to right, as JSON pairs a run of backslashes.
+        # Only an escaped quote changes where a string ends. One leaves \" in shape, but
+        # so does any other escape followed by plain text up to the closing quote; the
+        # raw text says which (one C search), and only a real one costs a rewrite.
+        if b'\\"' in shape and _ESCAPED_QUOTE.search(raw) is not None:
+            # Left to right, as JSON pairs a run of backslashes; then \" is an escaped quote.
             shape = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(_AS_PARENS, _NOT_SHAPE)
-        shape = shape.translate(None, b"\\")
+        shape = shape.translate(None, b"\\u")
+    else:
+        shape = shape.translate(None, b"u")
     quotes = shape.count(b'"')
     if quotes:
         if shape.count(b'""') * 2 == quotes:

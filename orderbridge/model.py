@@ -119,9 +119,7 @@ def _fail(attribute: attrs.Attribute[Any], message: str) -> InvalidOrder:
 
 
 MONEY_DIGITS: Final = 15
-"""Digits an amount may have before the point: beyond, no platform stores it (``1e400`` is a broken document)."""
-MONEY_DECIMALS: Final = 12
-"""Digits an amount may have after the point (rates and unit prices carry more than cents)."""
+"""Digits an amount may have before the point: no platform stores more (``1e400`` is a broken document)."""
 
 
 def _money(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -131,11 +129,10 @@ def _money(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise _fail(attribute, f"must be a Decimal, got {type(value).__name__} {value!r}")
     if not value.is_finite():
         raise _fail(attribute, f"must be a finite amount, got {value}")
-    if value.adjusted() >= MONEY_DIGITS or (value and value.as_tuple().exponent < -MONEY_DECIMALS):  # type: ignore[operator]
+    if value.adjusted() >= MONEY_DIGITS:
         raise _fail(
             attribute,
-            f"is out of range for an amount ({MONEY_DIGITS} digits before the point, "
-            f"{MONEY_DECIMALS} after), got {value:.6g}",
+            f"is out of range for an amount (more than {MONEY_DIGITS} digits before the point), got {value:.6g}",
         )
 
 

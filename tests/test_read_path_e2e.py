@@ -105,7 +105,9 @@ def test_five_percent_500s_on_source_gets_complete_in_one_pass(sites: LyingSites
     assert sorted(_target_invoices(sites)) == sorted(_source_invoices(sites))
 
 
-def test_a_source_that_ignores_offset_stops_the_run_with_the_reason(sites: LyingSites, tmp_path: Path) -> None:
+def test_a_source_that_ignores_offset_stops_the_run_with_the_reason(
+    sites: LyingSites, tmp_path: Path
+) -> None:
     sites.old.ignore_offset = True
     started = time.monotonic()
     report = _migrate(sites, tmp_path)

@@ -158,7 +158,11 @@ class MigrationReport:
                 "finished_in_place": self.finished_in_place,
                 "duplicates_removed": self.duplicates_removed,
             },
-            "source_paging": {"claimed": self.source_claimed, "read": self.read, "notes": list(self.source_notes)},
+            "source_paging": {
+                "claimed": self.source_claimed,
+                "read": self.read,
+                "notes": list(self.source_notes),
+            },
             "target_requests": self.target_requests,
             "ledger": self.ledger,
             "adopted": list(self.adopted_ids),

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from functools import partial
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
@@ -189,7 +189,9 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
         page = int(filters.get("page", 1))
         pager: ob.KeysetPaginator | ob.PageNumberPaginator
         if params["sort"] == "id" and page == 1:
-            pager = ob.KeysetPaginator(partial(self._keyset_page, params), key=_order_key, page_size=PAGE_SIZE)
+            pager = ob.KeysetPaginator(
+                partial(self._keyset_page, params), key=_order_key, page_size=PAGE_SIZE
+            )
         else:
             pager = ob.PageNumberPaginator(
                 partial(self._numbered_page, params), key=_sort_key(params["sort"]), first_page=page
@@ -236,7 +238,11 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
     def document_id(self, doc: Any) -> str | None:
         """The document's ``id`` (a string in the cart's answers)."""
         ident = doc.get("id") if isinstance(doc, Mapping) else None
-        return str(ident) if isinstance(ident, str | int) and not isinstance(ident, bool) and ident != "" else None
+        return (
+            str(ident)
+            if isinstance(ident, str | int) and not isinstance(ident, bool) and ident != ""
+            else None
+        )
 
     def _page(self, answer: Any, page: int) -> tuple[list[Mapping[str, Any]], int | None]:
         url = f"{self.transport.base_url}/orders"

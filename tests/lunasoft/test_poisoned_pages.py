@@ -67,7 +67,9 @@ def test_one_poisoned_document_is_one_failed_record(kind: str) -> None:
     body = b'{"orders": [' + b",".join(items) + b'], "next_page": false}'
     with responses.RequestsMock() as rsps:
         rsps.add("GET", BASE + "/orders", body=body, content_type="application/json")
-        backend = ob.connect("lunasoft-cart", base_url=BASE, api_key="k", fetch_statuses=False, sleep=lambda s: None)
+        backend = ob.connect(
+            "lunasoft-cart", base_url=BASE, api_key="k", fetch_statuses=False, sleep=lambda s: None
+        )
         records = list(backend.iter_records())
     assert len(records) == 3
     good = [r for r in records if isinstance(r, ob.Order)]

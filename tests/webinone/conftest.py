@@ -163,7 +163,9 @@ def add_json(
     rsps.add(method, url, body=body_of(doc), status=status, content_type="application/json", **kw)
 
 
-def serve_list(rsps: responses.RequestsMock, url: str, docs: list[dict[str, Any]], total: int | None = None) -> None:
+def serve_list(
+    rsps: responses.RequestsMock, url: str, docs: list[dict[str, Any]], total: int | None = None
+) -> None:
     """Answer list requests on ``url`` as a site would: the ``Offset``/``Limit`` slice of ``docs``."""
 
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
@@ -216,4 +218,16 @@ def deep(doc: Any) -> Any:
     return copy.deepcopy(doc)
 
 
-__all__ = ["BASE", "V1", "V2", "add_json", "body_of", "deep", "load", "page", "real_v2_doc", "sent", "serve_list"]
+__all__ = [
+    "BASE",
+    "V1",
+    "V2",
+    "add_json",
+    "body_of",
+    "deep",
+    "load",
+    "page",
+    "real_v2_doc",
+    "sent",
+    "serve_list",
+]

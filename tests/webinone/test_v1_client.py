@@ -12,7 +12,7 @@ from orderbridge_webinone import WebinOneV1
 
 import orderbridge as ob
 
-from .conftest import V1, add_json, deep, load, page, sent, serve_list
+from .conftest import V1, add_json, deep, load, sent, serve_list
 
 FIELDS = "Status,Member,Discount,GiftVoucher,Tax,ShippingInfo,OrderLines,Payments,CustomCrmGroups"
 
