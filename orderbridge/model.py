@@ -132,7 +132,7 @@ def _money(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value.adjusted() >= MONEY_DIGITS:
         raise _fail(
             attribute,
-            f"is out of range for an amount (more than {MONEY_DIGITS} digits before the point), got {value:.6g}",
+            f"is out of range for an amount ({MONEY_DIGITS}+ digits before the point), got {value:.6g}",
         )
 
 
