@@ -340,6 +340,8 @@ def find_problem(
     ``lines[2].unit_price``; the root is ``""``. The walk is iterative, so any
     depth is safe.
     """
+    if _looks_clean(doc, max_depth, max_nodes):
+        return None  # the common case, checked without keeping paths (several times faster)
     count = 1
     stack: list[tuple[Any, int, _Link]] = [(doc, 0, None)]
     while stack:
@@ -371,6 +373,51 @@ def find_problem(
             # Not from loads (it reads none), but a document built otherwise may hold one.
             return _path(link), f"{_float_name(value)} is not a number JSON allows"
     return None
+
+
+def _bad_scalar(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return not value.isascii() and not _is_utf8(value)
+    if kind is Decimal or kind is float:
+        return not _is_finite(value)
+    return kind is InvalidValue
+
+
+def _looks_clean(doc: Any, max_depth: int, max_nodes: int) -> bool:
+    """Whether :func:`find_problem` would find nothing (no paths kept: scalars are checked in place)."""
+    if type(doc) is not dict and type(doc) is not list:
+        return not _bad_scalar(doc) and not isinstance(doc, dict | list | tuple | InvalidValue)
+    count = 1
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth >= max_depth:
+            return False
+        count += len(value)
+        if type(value) is dict:
+            for key in value:
+                if type(key) is not str or not key.isascii():
+                    if isinstance(key, str) and not _is_utf8(key):
+                        return False
+            items: Any = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if not item.isascii() and not _is_utf8(item):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is int or kind is bool or item is None:
+                continue
+            elif kind is Decimal:
+                if not item.is_finite():
+                    return False
+            else:  # floats, markers, unusual containers: the full walk judges
+                return False
+    return count <= max_nodes
 
 
 def _is_utf8(text: str) -> bool:
