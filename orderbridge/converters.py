@@ -264,7 +264,8 @@ def iter_jsonl_records(
     too large), or is not an order. The error's message names the stream and
     the line number; its ``field`` names the offending field when known.
     """
-    for number, line in enumerate(stream, start=1):
+    lines: Iterable[str | bytes] = stream
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
