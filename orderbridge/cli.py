@@ -280,7 +280,7 @@ def cmd_state_rebuild(args: argparse.Namespace) -> int:
     source = connect_endpoint(config.source)
     target = connect_endpoint(config.target, config=config)
     try:
-        store = SQLiteStateStore(path)
+        store = SQLiteStateStore(path, lock=True)
         try:
             store.lock()
             store.bind(source.endpoint(), target.endpoint())

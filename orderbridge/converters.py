@@ -294,9 +294,12 @@ def _safe_label_of(data: Any) -> str:
     """The order's label, unless the values it is made of are bad (then ``"?"``)."""
     if not isinstance(data, Mapping):
         return "?"
-    if jsonutil.find_problem([data.get("source"), data.get("number")]) is not None:
-        return "?"
-    return _label_of(data)
+    source = data.get("source")
+    if isinstance(source, Mapping) and source.get("remote_id") is not None:
+        made_of = [source.get("backend"), source.get("remote_id")]  # as _label_of reads it
+    else:
+        made_of = [data.get("number")]
+    return "?" if jsonutil.find_problem(made_of) is not None else _label_of(data)
 
 
 def iter_jsonl(stream: IO[str], *, name: str = "<stream>") -> Iterator[Order]:

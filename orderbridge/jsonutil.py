@@ -176,25 +176,55 @@ def loads(text: str | bytes | bytearray) -> Any:
 
 # ------------------------------------------------------------ the depth check
 
-# Everything but the bytes that shape nesting and strings is deleted in one pass.
-# "u" is kept so that a \uXXXX escape ending a string does not leave its backslash
-# next to the closing quote (as if the quote were escaped): that is the common escape.
-_NOT_SHAPE = bytes(b for b in range(256) if b not in b'"\\[]{}u')
 _AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+# Everything but the brackets, deleted in one pass (the first, cheap look).
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+# Everything but what shapes nesting and strings (the exact look). "u" is kept so that a
+# \uXXXX escape ending a string does not leave its backslash next to the closing quote,
+# where it would look like an escaped quote: that is the most common escape.
+_NOT_SHAPE = bytes(b for b in range(256) if b not in b'"\\[]{}u')
 _ESCAPED_QUOTE = re.compile(rb'\\"')
 
 
 def _may_nest_too_deep(raw: bytes | bytearray) -> bool:
-    """False when ``raw`` surely nests at most MAX_DEPTH deep; exact for JSON text.
+    """False when ``raw`` nests at most MAX_DEPTH deep (see below for the one soft spot).
 
     A Python loop over every byte would cost more than the decoding, so this
-    uses only whole-buffer C operations: reduce the text to its quotes and
-    brackets in one pass, drop the strings, then strip innermost ``()`` pairs,
-    one nesting level per pass over what is left (a few kilobytes for a page).
+    uses only whole-buffer C operations. First look: every bracket, strings
+    ignored; a balanced outline at most MAX_DEPTH deep passes (every real page).
+    Brackets inside strings can only make it fail, or, when unbalanced
+    ones are arranged on purpose to cancel real ones, hide nesting: such text
+    still parses (no deeper than the interpreter's recursion limit, beyond it
+    the RecursionError sends it to the exact path) and :func:`find_problem`
+    reports the depth. Otherwise the exact look, which tells strings apart.
     """
+    outline = raw.translate(_AS_PARENS, _NOT_BRACKET)
+    if len(outline) <= 2 * MAX_DEPTH + 1:
+        return False  # too few brackets to open MAX_DEPTH + 1 levels and close them
+    if _deeper_than_limit(outline) is False:
+        return False
+    return _shape_nests_too_deep(raw)
+
+
+def _deeper_than_limit(outline: bytes | bytearray) -> bool | None:
+    """Whether a ``()`` outline nests past MAX_DEPTH; None when it is unbalanced.
+
+    Each pass strips the innermost pairs, one level, so the outline is empty
+    after MAX_DEPTH passes exactly when it nests no deeper.
+    """
+    for _ in range(MAX_DEPTH):
+        if not outline:
+            return False
+        inner = outline.replace(b"()", b"")
+        if len(inner) == len(outline):
+            return None
+        outline = inner
+    return bool(outline)
+
+
+def _shape_nests_too_deep(raw: bytes | bytearray) -> bool:
+    """Exact for JSON text: the brackets outside strings nest past MAX_DEPTH (or do not balance)."""
     shape = raw.translate(_AS_PARENS, _NOT_SHAPE)
-    if len(shape) <= 8192 and shape.count(b"(") <= MAX_DEPTH:
-        return False  # too few containers to nest deeper (a single order, say)
     if b"\\" in shape:
         # Only an escaped quote changes where a string ends. One leaves \" in shape, but
         # so does any other escape followed by plain text up to the closing quote; the
@@ -208,19 +238,12 @@ def _may_nest_too_deep(raw: bytes | bytearray) -> bool:
     quotes = shape.count(b'"')
     if quotes:
         if shape.count(b'""') * 2 == quotes:
-            # Every run of quotes is even, so no string holds a bracket (the usual case).
+            # Every run of quotes is even, so no string holds a bracket.
             shape = shape.translate(None, b'"')
         else:
             # The pieces outside strings are the even ones between quotes.
             shape = b"".join(shape.split(b'"')[::2])
-    for _ in range(MAX_DEPTH):
-        if not shape:
-            return False
-        inner = shape.replace(b"()", b"")
-        if len(inner) == len(shape):
-            return True  # unbalanced, so not JSON: let the exact scan and the decoder tell
-        shape = inner
-    return bool(shape)
+    return _deeper_than_limit(shape) is not False
 
 
 _STRUCTURE = re.compile(r'[][{}"]')

@@ -326,3 +326,14 @@ def test_unresolved_references_are_reported_in_real_runs_and_omit_does_not_fail(
     report = _run(source, target, tmp_path)
     assert report.written == 20 and report.unresolved == {"status": {"Shipped": 10}}
     assert "unresolved references" in report.summary()
+
+
+def test_a_run_is_refused_by_the_lock_before_it_opens_the_database(tmp_path: Path) -> None:
+    # Two runs opening a new state at once must not race on the database's first open.
+    holder = SQLiteStateStore(tmp_path / "state.sqlite", lock=True)
+    try:
+        (tmp_path / "state.sqlite").write_bytes(b"not a database yet")  # whatever the holder is doing
+        with pytest.raises(ob.migration.StateLocked):
+            SQLiteStateStore(tmp_path / "state.sqlite", lock=True)
+    finally:
+        holder.close()

@@ -263,7 +263,7 @@ def _open_store(state: str | Path | StateStore | None, dry_run: bool) -> tuple[A
         path = Path(state)
         if dry_run and not path.exists():
             return _NullStore(), False, str(path)
-        return SQLiteStateStore(path), True, str(path)
+        return SQLiteStateStore(path, lock=not dry_run), True, str(path)
     path_attr = getattr(state, "path", None)
     return state, False, str(path_attr) if path_attr is not None else None
 

@@ -37,7 +37,7 @@ def repair(
 ) -> MigrationReport:
     """Fix what ``findings`` (a verify of this source, target and state) reported; returns the report."""
     owned = isinstance(state, str | Path)
-    store: Any = SQLiteStateStore(state) if isinstance(state, str | Path) else state
+    store: Any = SQLiteStateStore(state, lock=True) if isinstance(state, str | Path) else state
     removed = 0
     try:
         store.lock()

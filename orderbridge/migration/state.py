@@ -199,11 +199,15 @@ class SQLiteStateStore:
     operating system releases when the process dies.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, lock: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._lock_file: Any = None
+        if lock:
+            # Before the database is opened: a second run must be refused, not race the first
+            # one's first open (switching a new file to WAL needs it to itself).
+            self.lock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -212,7 +216,13 @@ class SQLiteStateStore:
             self._db.executescript(_SCHEMA)
             self._meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             self._db.execute(f"SELECT {_COLUMNS} FROM orders LIMIT 1").fetchall()  # noqa: S608 - constant column list
+        except sqlite3.OperationalError as exc:
+            self.unlock()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StateLocked(f"state file {self.path} is in use by another process ({exc})") from None
+            raise StateDamaged(f"state file {self.path} is damaged ({exc}); {REBUILD_HINT}") from None
         except sqlite3.DatabaseError as exc:
+            self.unlock()
             raise StateDamaged(f"state file {self.path} is damaged ({exc}); {REBUILD_HINT}") from None
         self.is_new = not self._meta
 
