@@ -87,3 +87,15 @@ def test_text_streams_are_still_accepted(tmp_path: Path) -> None:
     assert [getattr(r, "number", None) for r in records] == ["1", None, "3"]
     assert isinstance(records[1], ob.InvalidOrder) and records[1].message.startswith("s line 2: ")
     assert [o.number for o in ob.iter_jsonl(io.BytesIO(_line("7")))] == ["7"]
+
+
+def test_update_and_delete_leave_a_bad_line_elsewhere_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    bad = b'{"schema_version": 1, "number": "caf\xe9"}'
+    path.write_bytes(b"\n".join([_line("1"), bad, _line("2")]) + b"\n")
+    backend = ob.connect("jsonl", path=path)
+    backend.update_order("x:2", ob.Order(source=ob.SourceRef("x", "2"), number="2", name="renamed"))
+    backend.delete_order("x:1")
+    lines = path.read_bytes().splitlines()
+    assert lines[0] == bad and len(lines) == 2
+    assert ob.order_from_json(lines[1].decode()).name == "renamed"

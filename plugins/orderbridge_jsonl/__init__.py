@@ -138,6 +138,10 @@ class JsonlBackend(ob.Backend):
             stream.flush()
         return order
 
+    def _lines(self) -> Iterator[bytes]:
+        with self.path.open("rb") as stream:
+            yield from (line for line in stream if line.strip())
+
     def _rewrite(self, remote_id: str, replacement: ob.Order | None) -> None:
         with self._lock:
             if self._appender is not None:
@@ -146,14 +150,19 @@ class JsonlBackend(ob.Backend):
             found = False
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out, self.path.open(encoding="utf-8") as src:
-                    for order in ob.iter_jsonl(src, name=str(self.path)):
-                        if order.label == remote_id:
+                with os.fdopen(fd, "wb") as out, self.path.open("rb") as src:
+                    # Lines are read as bytes and every other line is copied as it was: a bad
+                    # line elsewhere in the file is neither an error here nor rewritten.
+                    lines = (line for line in src if line.strip())
+                    for line, record in zip(
+                        lines, ob.iter_jsonl_records(self._lines(), name=str(self.path)), strict=True
+                    ):
+                        if isinstance(record, ob.Order) and record.label == remote_id:
                             found = True
-                            if replacement is None:
-                                continue
-                            order = replacement
-                        out.write(ob.order_to_json(order) + "\n")
+                            if replacement is not None:
+                                out.write((ob.order_to_json(replacement) + "\n").encode("utf-8"))
+                            continue
+                        out.write(line if line.endswith(b"\n") else line + b"\n")
                 if not found:
                     raise ob.NotFound(f"no order {remote_id!r} in {self.path}")
                 os.replace(tmp, self.path)
