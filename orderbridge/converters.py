@@ -253,7 +253,7 @@ def write_jsonl(orders: Iterable[Order], stream: IO[str]) -> int:
 
 
 def iter_jsonl_records(
-    stream: IO[str] | IO[bytes], *, name: str = "<stream>"
+    stream: IO[str] | IO[bytes] | Iterable[str] | Iterable[bytes], *, name: str = "<stream>"
 ) -> Iterator[Order | InvalidOrder]:
     """Read a JSON Lines stream lazily; a bad line yields its :class:`InvalidOrder` and reading goes on.
 
