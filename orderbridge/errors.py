@@ -25,6 +25,7 @@ __all__ = [
     "PagingError",
     "PartialWrite",
     "RateLimited",
+    "RedirectRefused",
     "Rejected",
     "ServerError",
     "TransportError",
@@ -211,6 +212,19 @@ class ConnectionFailed(TransportError):
 
 class MalformedResponse(TransportError):
     """The server answered, but not with what the API documents (bad JSON, wrong shape)."""
+
+
+class RedirectRefused(TransportError):
+    """The server answered with a redirect, which orderbridge does not follow.
+
+    Following it could send credentials (an Authorization header, an API key, a
+    token request's secret) to another host, or over plain HTTP; ``location`` says
+    where the server pointed, so the configured base URL can be corrected.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **details: Any) -> None:
+        self.location = location
+        super().__init__(message, **details)
 
 
 class AmbiguousWrite(TransportError):

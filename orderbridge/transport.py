@@ -48,6 +48,7 @@ from orderbridge.errors import (
     MalformedResponse,
     NotFound,
     RateLimited,
+    RedirectRefused,
     Rejected,
     ServerError,
     TransportError,
@@ -261,6 +262,8 @@ class Transport:
                     refreshed = True  # one refresh, one retry; not counted against max_retries
                     logger.warning("%s %s: status 401; new credentials, one retry", method, shown)
                     continue
+                if 300 <= response.status_code < 400 and response.status_code != 304:
+                    raise self._redirect(response, method, shown)
                 if response.status_code not in RETRY_STATUSES:
                     return self._result(response, method, shown, expected)
                 delay, reason = self._after_retry_status(response, method, shown, safe, attempt)
@@ -371,8 +374,17 @@ class Transport:
         status: int | None = None
         error: str | None = None
         try:
+            # Never followed: requests would resend the body (a token request's secret) and
+            # auth to wherever Location points, plain HTTP included.
             response = self.session.request(
-                method, url, params=params, data=data, headers=headers, auth=auth, timeout=self.timeout
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                auth=auth,
+                timeout=self.timeout,
+                allow_redirects=False,
             )
             status = response.status_code
             return response
@@ -426,6 +438,17 @@ class Transport:
         if retry_after is None:
             return self._backoff(attempt + 1), f"status {status}"
         return min(retry_after, self.retry_after_cap), f"status {status}, Retry-After {retry_after:g}s"
+
+    def _redirect(self, response: requests.Response, method: str, shown: str) -> RedirectRefused:
+        location = self.redact(response.headers.get("Location") or "(no Location)", response.request)
+        return RedirectRefused(
+            f"the server redirects to {location}; redirects are not followed (they could carry "
+            "credentials to another host): set the base URL to where the API answers",
+            location=location,
+            method=method,
+            url=shown,
+            status=response.status_code,
+        )
 
     def _result(
         self, response: requests.Response, method: str, shown: str, expected: Collection[int] | None
