@@ -18,7 +18,9 @@ def _order(i: int) -> ob.Order:
 def test_create_read_update_delete(tmp_path: Path) -> None:
     path = tmp_path / "out" / "orders.jsonl"
     with ob.connect("jsonl", path=path) as backend:
-        assert list(backend.iter_orders()) == []
+        with pytest.raises(ob.ConfigurationError, match="no such file"):
+            list(backend.iter_orders())  # a path that is not there is a mistake, not an empty source
+        assert list(backend.iter_ledger()) == []  # as a target: nothing written yet
         for i in range(3):
             assert backend.create_order(_order(i)) == _order(i)
         assert [o.number for o in backend.iter_orders()] == ["0", "1", "2"]

@@ -99,3 +99,15 @@ def test_update_and_delete_leave_a_bad_line_elsewhere_as_it_was(tmp_path: Path) 
     lines = path.read_bytes().splitlines()
     assert lines[0] == bad and len(lines) == 2
     assert ob.order_from_json(lines[1].decode()).name == "renamed"
+
+
+def test_a_missing_source_file_is_an_error_naming_it_not_an_empty_migration(tmp_path: Path) -> None:
+    import pytest
+
+    missing = tmp_path / "exprot.jsonl"  # a typo
+    source = ob.connect("jsonl", path=missing)
+    with pytest.raises(ob.ConfigurationError, match="no such file: .*exprot.jsonl"):
+        ob.migrate(source, ob.connect("jsonl", path=tmp_path / "out.jsonl"), state=tmp_path / "s.sqlite")
+    # As a target, a file not written yet is simply empty.
+    target = ob.connect("jsonl", path=tmp_path / "new.jsonl")
+    assert list(target.iter_ledger()) == []

@@ -50,7 +50,9 @@ class TestJsonlConformance(BackendConformance):
     def paged_backend_factory(self, tmp_path: Path) -> PagedBackendFactory:
         # A file has no pages: read line by line, a "page" is one order (sizes 0 to 3).
         def factory(count: int) -> tuple[ob.Backend, int]:
-            backend = ob.connect("jsonl", path=tmp_path / f"paged-{count}.jsonl")
+            path = tmp_path / f"paged-{count}.jsonl"
+            path.touch()  # an empty file, not a missing one (that is an error)
+            backend = ob.connect("jsonl", path=path)
             for i in range(count):
                 backend.create_order(_order(i))
             return backend, 1

@@ -331,6 +331,8 @@ def _guarded(run: OrderMigrator, records: Iterator[Order | InvalidOrder]) -> Ite
     that cannot be trusted ends the walk with the reason in the report, never an exception."""
     try:
         yield from records
+    except ConfigurationError:
+        raise  # a mistake in the configuration (a path, a filter), not a source fault
     except OrderbridgeError as exc:
         log.error("the source could not be read any further: %s", exc)
         with run.lock:

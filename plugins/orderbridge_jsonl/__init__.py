@@ -67,6 +67,12 @@ class JsonlBackend(ob.Backend):
         """Always: a canonical order keeps its ``source``, which is its stamp."""
         return True
 
+    def iter_ledger(self) -> Iterator[ob.Order | ob.InvalidOrder]:
+        """The orders of the file as a migration target; a file not written yet holds none."""
+        if not self.path.exists():
+            return iter(())
+        return self.iter_records()
+
     def stamp_of(self, order: ob.Order) -> ob.Stamp | None:
         """The canonical ``source`` of ``order`` (the file does not record the source's site)."""
         if order.source is None:
@@ -85,7 +91,8 @@ class JsonlBackend(ob.Backend):
         if filters:
             raise ob.ConfigurationError(f"the jsonl backend takes no filters, got {sorted(filters)}")
         if not self.path.exists():
-            return
+            # Reading a file that is not there is a mistake (a typo in a path), not an empty source.
+            raise ob.ConfigurationError(f"jsonl: no such file: {self.path}")
         with self._lock:
             if self._appender is not None:
                 self._appender.flush()
