@@ -106,7 +106,7 @@ def test_a_missing_source_file_is_an_error_naming_it_not_an_empty_migration(tmp_
 
     missing = tmp_path / "exprot.jsonl"  # a typo
     source = ob.connect("jsonl", path=missing)
-    with pytest.raises(ob.ConfigurationError, match="no such file: .*exprot.jsonl"):
+    with pytest.raises(ob.ConfigurationError, match=r"no such file: .*exprot\.jsonl"):
         ob.migrate(source, ob.connect("jsonl", path=tmp_path / "out.jsonl"), state=tmp_path / "s.sqlite")
     # As a target, a file not written yet is simply empty.
     target = ob.connect("jsonl", path=tmp_path / "new.jsonl")
