@@ -310,6 +310,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     import os
 
+    from orderbridge.migration.config import SECRET_OPTIONS
+
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -320,6 +322,12 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
                 raise ob.ConfigurationError(f"--option {key}: environment variable {value!r} is not set")
             options[key[:-4]] = os.environ[value]
         else:
+            if key in SECRET_OPTIONS:
+                print(
+                    f"orderbridge: warning: --option {key}=... is visible to every user of this machine "
+                    f"(ps); use --option {key}_env=VARIABLE or a configuration file",
+                    file=sys.stderr,
+                )
             options[key] = value
     return options
 

@@ -38,12 +38,13 @@ Relative paths (``state``, ``report``, and backend options named ``path`` or
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from attrs import field, frozen
 
@@ -53,9 +54,14 @@ from orderbridge.migration.engine import Mode, Selection
 from orderbridge.plugins import get_backend
 from orderbridge.references import REFERENCE_KINDS, ReferenceResolver
 
-__all__ = ["RunConfig", "connect_endpoint", "load_config", "parse_when"]
+__all__ = ["SECRET_OPTIONS", "RunConfig", "connect_endpoint", "load_config", "parse_when"]
+
+log = logging.getLogger("orderbridge.config")
 
 UNRESOLVED_POLICIES = ("fail", "omit")
+
+SECRET_OPTIONS: Final = frozenset({"client_secret", "api_key", "password", "token"})
+"""Backend options that hold a secret: better read from the environment (``<name>_env``)."""
 
 
 @frozen(kw_only=True)
@@ -118,7 +124,23 @@ def load_config(path: str | Path, **overrides: Any) -> RunConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: {exc}") from None
+    _warn_about_literal_secrets(path, data)
     return config_from_dict(data, base_dir=path.parent, **overrides)
+
+
+def _warn_about_literal_secrets(path: Path, data: Mapping[str, Any]) -> None:
+    """A secret written in a file others can read is said once, naming the file (never the value)."""
+    mode = path.stat().st_mode
+    if not mode & 0o077:
+        return
+    for section in ("source", "target"):
+        literal = sorted(k for k in data.get(section, {}) if k in SECRET_OPTIONS)
+        if literal:
+            log.warning(
+                "%s holds a literal secret ([%s] %s) and is readable by other users (mode %o): "
+                "use %s_env = \"VARIABLE\" instead, or chmod 600 %s",
+                path, section, ", ".join(literal), mode & 0o777, literal[0], path,
+            )  # fmt: skip
 
 
 def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **overrides: Any) -> RunConfig:
