@@ -187,6 +187,15 @@ class Backend:
         values = tuple(getattr(order, f) for f in cls.natural_key_fields)
         return None if any(v is None for v in values) else values
 
+    def preflight(self) -> None:
+        """Check read-only that the site answers and takes the credentials, within seconds.
+
+        The default lists the orders' count (a token and one list request on an
+        HTTP API). Runs call it for both ends before reading a single order.
+        """
+        if Capability.READ in self.capabilities:
+            self.count_orders()
+
     # ------------------------------------------------------------ the ledger (a migration target's side)
 
     def site(self) -> str:

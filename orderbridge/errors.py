@@ -24,6 +24,7 @@ __all__ = [
     "OrderbridgeError",
     "PagingError",
     "PartialWrite",
+    "PreflightFailed",
     "RateLimited",
     "RedirectRefused",
     "Rejected",
@@ -212,6 +213,10 @@ class ConnectionFailed(TransportError):
 
 class MalformedResponse(TransportError):
     """The server answered, but not with what the API documents (bad JSON, wrong shape)."""
+
+
+class PreflightFailed(OrderbridgeError):
+    """An endpoint failed its read-only check before the run read a single order."""
 
 
 class RedirectRefused(TransportError):

@@ -205,14 +205,14 @@ def test_canary_secret_never_reaches_report_state_or_logs(
         "webinone-v2", base_url=sites.new_server.url, client_id="new", client_secret=canary, resolver=resolver
     )
     state = tmp_path / "state.sqlite"
-    # A new state reads the target's ledger first: a refused credential stops the run before any write.
-    with pytest.raises(ob.AuthenticationError) as info:
+    # The preflight checks the target first: a refused credential stops the run before any read or write.
+    with pytest.raises(ob.PreflightFailed, match=r"the target .* failed its check") as info:
         ob.migrate(sites.source(), target, state=state, concurrency=2)
     assert _writes(sites.new) == 0
     texts = [
         str(info.value),
         repr(info.value),
-        state.read_bytes().decode("utf-8", "replace"),
+        state.read_bytes().decode("utf-8", "replace") if state.exists() else "",
         repr(target),
         *(record.getMessage() for record in caplog.records),
     ]

@@ -35,6 +35,7 @@ from orderbridge.errors import (
     InvalidOrder,
     NotFound,
     OrderbridgeError,
+    PreflightFailed,
     UnsupportedOperation,
 )
 from orderbridge.migration.ledger import TargetLedger
@@ -181,6 +182,7 @@ def migrate(
         if not dry_run:
             store.lock()
         store.bind(source.endpoint(), target.endpoint())
+        _preflight(source, target)
         run = OrderMigrator(
             source=source,
             target=target,
@@ -229,6 +231,17 @@ def _check_arguments(source: Backend, target: Backend, *, dry_run: bool, mode: s
         raise UnsupportedOperation(target.name, "create (as a migration target)", target.capabilities)
     if not dry_run and mode == Mode.UPDATE and Capability.UPDATE not in target.capabilities:
         raise UnsupportedOperation(target.name, "update (mode 'update')", target.capabilities)
+
+
+def _preflight(source: Backend, target: Backend) -> None:
+    """Both ends answer and take their credentials, before anything is read or written."""
+    for side, backend in (("source", source), ("target", target)):
+        try:
+            backend.preflight()
+        except ConfigurationError:
+            raise
+        except OrderbridgeError as exc:
+            raise PreflightFailed(f"the {side} ({backend.endpoint()}) failed its check: {exc}") from None
 
 
 def _read_ledger(

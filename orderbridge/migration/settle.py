@@ -70,6 +70,9 @@ log = logging.getLogger("orderbridge.migration")
 CREATE_ATTEMPTS: Final = 3
 """Creates of one order per pass after ambiguous answers (each preceded by a look in the target)."""
 
+CIRCUIT_LIMIT: Final = 5
+"""Orders in a row that find the target unreachable (after the transport's retries) before the run stops."""
+
 CLOCK_ALLOWANCE: Final = timedelta(minutes=2)
 """How far the target's clock may be behind ours when telling a copy created by an ambiguous
 write (created after the write began) from an older order with the same natural key."""
@@ -157,6 +160,7 @@ class OrderMigrator:
     retry: list[Order] = field(factory=list)
     final: bool = False
     source_site: str = ""
+    unreachable: int = 0
 
     # ------------------------------------------------------------ entry point
 
@@ -166,6 +170,7 @@ class OrderMigrator:
         try:
             action = self._migrate(order, source_id)
         except Exception as exc:  # one order's failure never stops the run
+            self._count_unreachable(exc)
             if not self.final and not self.dry_run and retry_later(exc):
                 log.info("order %s: %s; retried in the final pass", source_id, exc)
                 with self.lock:
@@ -175,6 +180,19 @@ class OrderMigrator:
             return
         with self.lock:
             self.report.count(action, source_id)
+            self.unreachable = 0
+
+    def _count_unreachable(self, exc: BaseException) -> None:
+        """Open the circuit after :data:`CIRCUIT_LIMIT` orders in a row found the target unreachable."""
+        cause = exc.cause if isinstance(exc, PartialWrite) else exc
+        with self.lock:
+            self.unreachable = self.unreachable + 1 if isinstance(cause, ConnectionFailed) else 0
+            if self.unreachable >= CIRCUIT_LIMIT and self.report.stopped_reason is None:
+                self.report.stopped_reason = (
+                    f"{self.unreachable} orders in a row could not reach the target ({cause}); "
+                    "stopped instead of failing every order"
+                )
+                self.stop.set()
 
     def _migrate(self, order: Order, source_id: str) -> str:
         state = self.store.get(source_id)
