@@ -28,7 +28,7 @@ from typing import Any
 
 import orderbridge as ob
 from orderbridge import jsonutil
-from orderbridge.sandbox import Faults, SimServer, available_simulators
+from orderbridge.sandbox import FAULT_MIX, Faults, SimServer, available_simulators
 
 TOKEN_PATH = "/api/v1/oauth/token"
 ROWS: list[tuple[str, str, str, str, str]] = []  # (benchmark, measured, baseline, target, verdict)
@@ -173,16 +173,6 @@ def bench_roundtrips(n: int) -> None:
 
 # ---------------------------------------------------------------- 2b. round trips under faults
 
-FAULT_MIX: dict[str, Any] = {  # 8% 500/502/503, 3% 429, 3% dropped connections (half after the write)
-    "error_rate": 0.08,
-    "rate_429": 0.03,
-    "retry_after": 0,
-    "drop_rate": 0.015,
-    "error_after_rate": 0.015,
-    "error_after_mode": "drop",
-    "exempt_paths": frozenset({TOKEN_PATH}),
-}
-
 
 def bench_faults(n: int, seeds: list[int]) -> None:
     """One run of ``n`` orders under the fault mix, per fault seed: complete, exact, requests per order."""
@@ -192,7 +182,7 @@ def bench_faults(n: int, seeds: list[int]) -> None:
         for seed in seeds:
             sites = Sites(n)
             try:
-                sites.new_server.faults = Faults(seed=seed, **FAULT_MIX)
+                sites.new_server.faults = Faults(seed=seed, exempt_paths=frozenset({TOKEN_PATH}), **FAULT_MIX)
                 options: dict[str, Any] = {"stamp_field": "migration.source"} if stamped else {}
                 with tempfile.TemporaryDirectory() as tmp:
                     report = ob.migrate(

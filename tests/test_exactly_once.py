@@ -18,22 +18,14 @@ import pytest
 
 import orderbridge as ob
 from orderbridge.migration.repair import repair
-from orderbridge.sandbox import Faults
+from orderbridge.sandbox import FAULT_MIX, Faults
 
 from .sites import STAMP_FIELD, TOKEN_PATH, Sites, live_docs, stamp_of
 
 pytestmark = pytest.mark.slow
 
 STAMP = f'stamp_field = "{STAMP_FIELD}"'
-FAULT_MIX = {  # the issue's mix: 8% 500/502/503, 3% 429, 3% dropped connections (half after the write)
-    "error_rate": 0.08,
-    "rate_429": 0.03,
-    "retry_after": 0,
-    "drop_rate": 0.015,
-    "error_after_rate": 0.015,
-    "error_after_mode": "drop",
-    "exempt_paths": frozenset({TOKEN_PATH}),
-}
+TOKEN_ONLY = frozenset({TOKEN_PATH})  # faults everywhere but the OAuth token endpoint
 
 
 def _no_wait(seconds: float) -> None:
@@ -113,7 +105,7 @@ def test_state_deleted_mid_run_with_the_stamp_duplicates_nothing(tmp_path: Path)
     sites = Sites(300, seed=5)
     try:
         config = sites.write_config(tmp_path / "run.toml", workers=4, extra_target=STAMP)
-        sites.new_server.faults = Faults(seed=3, **FAULT_MIX)
+        sites.new_server.faults = Faults(seed=3, exempt_paths=TOKEN_ONLY, **FAULT_MIX)
         for grown_by in (60, 40, 25):  # killed three times mid-run, the state thrown away each time
             start = sites.new.order_count()
             proc = subprocess.Popen(
@@ -191,7 +183,7 @@ def test_target_with_its_own_look_alike_orders_keeps_them_untouched(tmp_path: Pa
 def test_one_run_under_the_fault_mix_is_complete_and_exact(tmp_path: Path) -> None:
     sites = Sites(300, seed=5)
     try:
-        sites.new_server.faults = Faults(seed=1, **FAULT_MIX)
+        sites.new_server.faults = Faults(seed=1, exempt_paths=TOKEN_ONLY, **FAULT_MIX)
         report = ob.migrate(
             sites.source(sleep=_no_wait),
             sites.target(sleep=_no_wait),
@@ -213,7 +205,7 @@ def test_sigkill_and_resume_cycles_end_exact_with_nothing_deleted(tmp_path: Path
     sites = Sites(300, seed=5)
     try:
         config = sites.write_config(tmp_path / "run.toml", workers=4, extra_target=STAMP)
-        sites.new_server.faults = Faults(seed=21, **FAULT_MIX)
+        sites.new_server.faults = Faults(seed=21, exempt_paths=TOKEN_ONLY, **FAULT_MIX)
         landed = 0
         for cycle in range(20):
             start = sites.new.order_count()

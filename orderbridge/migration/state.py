@@ -278,10 +278,6 @@ class SQLiteStateStore:
                 f"{self._meta.get('target')!r}, not from {source!r} to {target!r}; use another state file"
             )
 
-    def check_identity(self, source: str, target: str) -> None:
-        """Former name of :meth:`bind`."""
-        self.bind(source, target)
-
     def needs_ledger(self) -> bool:
         """New, not cleanly finished, or holding pending or conflict rows."""
         if self.is_new or self._meta.get("clean") != "1":
@@ -335,15 +331,6 @@ class SQLiteStateStore:
         self._write(
             "UPDATE orders SET target_id = ?, changed_at = ? WHERE source_id = ?",
             (target_id, now_text(), source_id),
-        )
-
-    def add_step(self, source_id: str, step: str, detail: dict[str, Any]) -> None:
-        """Append one acknowledged step to the row's journal (kept for older callers)."""
-        entry = json.dumps({"step": step, **detail}, default=str)
-        self._write(
-            "UPDATE orders SET steps = json_insert(steps, '$[#]', json(?)), changed_at = ? "
-            "WHERE source_id = ?",
-            (entry, now_text(), source_id),
         )
 
     def mark_done(self, source_id: str, status: str, target_id: str, content_hash: str) -> None:

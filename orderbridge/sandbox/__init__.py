@@ -29,9 +29,10 @@ from orderbridge.sandbox.app import (
     route,
     text_response,
 )
-from orderbridge.sandbox.server import Faults, SimServer
+from orderbridge.sandbox.server import FAULT_MIX, Faults, SimServer
 
 __all__ = [
+    "FAULT_MIX",
     "Faults",
     "Handler",
     "Headers",

@@ -15,15 +15,27 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from orderbridge.sandbox.app import HttpError, Request, Response, Simulator
 
-__all__ = ["Faults", "SimServer"]
+__all__ = ["FAULT_MIX", "Faults", "SimServer"]
 
 ErrorAfterMode = Literal["either", "502", "drop"]
+
+FAULT_MIX: Final[Mapping[str, Any]] = {
+    "error_rate": 0.08,
+    "rate_429": 0.03,
+    "retry_after": 0,
+    "drop_rate": 0.015,
+    "error_after_rate": 0.015,
+    "error_after_mode": "drop",
+}
+"""A hard day for a target, as ``Faults(**FAULT_MIX)``: 8% 500/502/503, 3% 429, and 3% dropped
+connections, half of them after the write was applied (the exactly-once tests and benchmarks)."""
 
 _RATES = ("error_rate", "error_after_rate", "rate_429", "drop_rate")
 _MODES = ("either", "502", "drop")

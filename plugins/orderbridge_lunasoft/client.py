@@ -260,9 +260,6 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
             )
         return docs, next_page
 
-    def _get_order(self, remote_id: str) -> ob.Order:
-        return self.get_order(remote_id)
-
     def _find_order(
         self,
         order: ob.Order,

@@ -222,9 +222,6 @@ class _WebinOne(ob.Backend):
         _, total = self.list_orders_page(0, 1, self._where(filters))
         return total
 
-    def _get_order(self, remote_id: str) -> ob.Order:
-        return self._decode(self.get_order_doc(remote_id), "order")
-
     def newest_seen(self) -> str | None:
         """``"<id>:<count>"``: the newest order this client has seen listed or created, and how many
         orders the site then held (where it stands in the list); ``None`` before any list."""
@@ -1186,7 +1183,7 @@ class WebinOneV1(_WebinOne):
         stamp: ob.Stamp | None = None,
     ) -> ob.Order:
         refs = self._resolve(order)  # UnresolvedReference before any request
-        current = self._get_order(remote_id)
+        current = self.get_order(remote_id)
         want = self.order_update_body(remote_id, order, refs, current)
         if want == self.order_update_body(remote_id, current, _current_refs(current), current):
             return current

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -13,43 +12,25 @@ from orderbridge_lunasoft.generator import generate_orders
 import orderbridge as ob
 from orderbridge import jsonutil
 
+from ..poison import DELETE, bad_bytes, raw_at, set_at
+
 BASE = "https://shop.example.com/api/v1/shopping_cart"
-RAW = "__raw__"
-
-
-def _set(path: list[Any], value: Any) -> Callable[[dict[str, Any]], None]:
-    def apply(doc: dict[str, Any]) -> None:
-        target: Any = doc
-        for step in path[:-1]:
-            target = target[step]
-        if value is None:
-            del target[path[-1]]
-        else:
-            target[path[-1]] = value
-
-    return apply
-
-
-def _raw(path: list[Any], token: bytes) -> Callable[[dict[str, Any]], bytes]:
-    def apply(doc: dict[str, Any]) -> bytes:
-        _set(path, RAW)(doc)
-        return jsonutil.dumps(doc).encode().replace(f'"{RAW}"'.encode(), token)
-
-    return apply
-
-
 KINDS: dict[str, tuple[Callable[[dict[str, Any]], Any], str | None, bool]] = {
-    "wrong type": (_set(["line_items", 0, "quantity"], {"n": 1}), "line_items[0].quantity", True),
-    "missing id": (_set(["id"], None), None, False),
-    "NaN": (_raw(["line_items", 0, "cost"], b"NaN"), "line_items[0].cost", True),
-    "Infinity": (_raw(["total"], b"Infinity"), "total", True),
-    "1e400": (_raw(["line_items", 0, "cost"], b"1e400"), "line_items[0].cost", True),
+    "wrong type": (set_at(["line_items", 0, "quantity"], {"n": 1}), "line_items[0].quantity", True),
+    "missing id": (set_at(["id"], DELETE), None, False),
+    "NaN": (raw_at(["line_items", 0, "cost"], b"NaN"), "line_items[0].cost", True),
+    "Infinity": (raw_at(["total"], b"Infinity"), "total", True),
+    "1e400": (raw_at(["line_items", 0, "cost"], b"1e400"), "line_items[0].cost", True),
     "not an object": (lambda doc: b'"an order"', None, False),
-    "deep nesting": (_raw(["order_description"], b"[" * 100_000 + b"]" * 100_000), "order_description", True),
-    "bad UTF-8": (_raw(["order_description"], b'"\xc3\x28 broken"'), "order_description", True),
-    "no line_items": (_set(["line_items"], None), "line_items", True),
-    "line without cost": (_set(["line_items", 0, "cost"], None), "line_items[0].cost", True),
-    "line without quantity": (_set(["line_items", 0, "quantity"], None), "line_items[0].quantity", True),
+    "deep nesting": (
+        raw_at(["order_description"], b"[" * 100_000 + b"]" * 100_000),
+        "order_description",
+        True,
+    ),
+    "bad UTF-8": (raw_at(["order_description"], b'"\xc3\x28 broken"'), "order_description", True),
+    "no line_items": (set_at(["line_items"], DELETE), "line_items", True),
+    "line without cost": (set_at(["line_items", 0, "cost"], DELETE), "line_items[0].cost", True),
+    "line without quantity": (set_at(["line_items", 0, "quantity"], DELETE), "line_items[0].quantity", True),
 }
 
 
@@ -60,9 +41,7 @@ def test_one_poisoned_document_is_one_failed_record(kind: str) -> None:
         doc.pop("statuses")
         docs.append(doc)
     mutate, field, id_readable = KINDS[kind]
-    bad_doc = copy.deepcopy(docs[1])
-    result = mutate(bad_doc)
-    bad = result if isinstance(result, bytes) else jsonutil.dumps(bad_doc).encode()
+    bad = bad_bytes(docs[1], mutate)
     items = [jsonutil.dumps(docs[0]).encode(), bad, jsonutil.dumps(docs[2]).encode()]
     body = b'{"orders": [' + b",".join(items) + b'], "next_page": false}'
     with responses.RequestsMock() as rsps:

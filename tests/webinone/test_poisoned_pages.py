@@ -12,36 +12,8 @@ from orderbridge_webinone import WebinOneV1, WebinOneV2
 import orderbridge as ob
 from orderbridge import jsonutil
 
+from ..poison import DELETE, bad_bytes, raw_at, set_at
 from .conftest import BASE, V1, V2, deep, load, real_v2_doc
-
-RAW = "__raw__"
-Mutation = Callable[[dict[str, Any]], bytes | None]
-
-
-def _with(path: list[Any], value: Any) -> Callable[[dict[str, Any]], None]:
-    def apply(doc: dict[str, Any]) -> None:
-        target: Any = doc
-        for step in path[:-1]:
-            target = target[step]
-        if value is _DELETE:
-            del target[path[-1]]
-        else:
-            target[path[-1]] = value
-
-    return apply
-
-
-_DELETE = object()
-
-
-def _raw(path: list[Any], token: bytes) -> Callable[[dict[str, Any]], bytes]:
-    """The document as JSON bytes with ``token`` written raw at ``path`` (NaN, 1e400, bad UTF-8...)."""
-
-    def apply(doc: dict[str, Any]) -> bytes:
-        _with(path, RAW)(doc)
-        return jsonutil.dumps(doc).encode().replace(f'"{RAW}"'.encode(), token)
-
-    return apply
 
 
 def _deep(levels: int) -> bytes:
@@ -50,27 +22,27 @@ def _deep(levels: int) -> bytes:
 
 # kind -> (mutation of a good document, the field the failure must name, whether the id is readable)
 KINDS: dict[str, tuple[Callable[[dict[str, Any]], Any], str | None, bool]] = {
-    "wrong type": (_with(["OrderLines", 0, "Quantity"], "two"), "OrderLines[0].Quantity", True),
-    "missing Id": (_with(["Id"], _DELETE), "Id", False),
-    "NaN": (_raw(["OrderLines", 0, "UnitPrice"], b"NaN"), "OrderLines[0].UnitPrice", True),
-    "Infinity": (_raw(["OrderLines", 0, "Quantity"], b"Infinity"), "OrderLines[0].Quantity", True),
-    "-Infinity": (_raw(["OrderLines", 0, "UnitPrice"], b"-Infinity"), "OrderLines[0].UnitPrice", True),
-    "1e400": (_raw(["OrderLines", 0, "UnitPrice"], b"1e400"), "OrderLines[0].UnitPrice", True),
+    "wrong type": (set_at(["OrderLines", 0, "Quantity"], "two"), "OrderLines[0].Quantity", True),
+    "missing Id": (set_at(["Id"], DELETE), "Id", False),
+    "NaN": (raw_at(["OrderLines", 0, "UnitPrice"], b"NaN"), "OrderLines[0].UnitPrice", True),
+    "Infinity": (raw_at(["OrderLines", 0, "Quantity"], b"Infinity"), "OrderLines[0].Quantity", True),
+    "-Infinity": (raw_at(["OrderLines", 0, "UnitPrice"], b"-Infinity"), "OrderLines[0].UnitPrice", True),
+    "1e400": (raw_at(["OrderLines", 0, "UnitPrice"], b"1e400"), "OrderLines[0].UnitPrice", True),
     "not an object": (lambda doc: b"42", None, False),
     "deep nesting": (
-        _raw(["CustomCrmGroups"], b'{"g": {"f": ' + _deep(100_000) + b"}}"),
+        raw_at(["CustomCrmGroups"], b'{"g": {"f": ' + _deep(100_000) + b"}}"),
         "CustomCrmGroups.g.f",
         True,
     ),
-    "bad UTF-8": (_raw(["OrderName"], b'"caf\xe9 \xff"'), "OrderName", True),
+    "bad UTF-8": (raw_at(["OrderName"], b'"caf\xe9 \xff"'), "OrderName", True),
     "line without UnitPrice": (
-        _with(["OrderLines", 0, "UnitPrice"], _DELETE),
+        set_at(["OrderLines", 0, "UnitPrice"], DELETE),
         "OrderLines[0].UnitPrice",
         True,
     ),
-    "line without Quantity": (_with(["OrderLines", 0, "Quantity"], _DELETE), "OrderLines[0].Quantity", True),
-    "no lines": (_with(["OrderLines"], _DELETE), "OrderLines", True),
-    "line that is not an object": (_with(["OrderLines", 0], "x"), "OrderLines[0]", True),
+    "line without Quantity": (set_at(["OrderLines", 0, "Quantity"], DELETE), "OrderLines[0].Quantity", True),
+    "no lines": (set_at(["OrderLines"], DELETE), "OrderLines", True),
+    "line that is not an object": (set_at(["OrderLines", 0], "x"), "OrderLines[0]", True),
 }
 
 
@@ -80,10 +52,7 @@ def _page(url: str, good: list[dict[str, Any]], bad: bytes) -> bytes:
 
 
 def _bad_bytes(good: dict[str, Any], kind: str) -> bytes:
-    mutate = KINDS[kind][0]
-    doc = deep(good)
-    result = mutate(doc)
-    return result if isinstance(result, bytes) else jsonutil.dumps(doc).encode()
+    return bad_bytes(good, KINDS[kind][0])
 
 
 def _v2_docs() -> list[dict[str, Any]]:
