@@ -48,7 +48,8 @@ MODEL_CLASSES = (
     ob.StatusChange,
     ob.SourceRef,
 )
-_MARKER = re.compile(r"<!-- generated: ([a-z-]+) -->")
+_MARKER = re.compile(r"<!-- generated: ([a-z-]+)(?: ([a-z0-9-]+))? -->")
+"""A generated-section marker: a generator's name and, for some, an argument (a backend name)."""
 INCLUDE = re.compile(r"^(?P<indent>[ \t]*)<!-- include: (?P<spec>\S+) -->[ \t]*$", re.MULTILINE)
 """An include marker, alone on its line; ``spec`` is ``path[#region|#start-end]``."""
 _REGION = re.compile(r"^\s*(?:#|//|<!--)\s*--8<--\s*\[(?P<kind>start|end):(?P<name>[\w.-]+)\]")
@@ -120,6 +121,26 @@ def cli_reference() -> str:
     for name, sub in subparsers.choices.items():
         out += [f"### orderbridge {name}", "", "```text", sub.format_help().rstrip(), "```", ""]
     return "\n".join(out)
+
+
+def options_table(backend: str) -> str:
+    """The options of ``backend`` as a Markdown table, from its declaration (``Backend.Options``)."""
+    from orderbridge.cli import options_rows
+
+    rows = ["| option | type | default | meaning |", "|---|---|---|---|"]
+    for name, type_text, default, doc in options_rows(ob.get_backend(backend)):
+        cells = (f"`{name}`", type_text, default, doc)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def generate(name: str, argument: str | None = None) -> str:
+    """The text of the generated section ``name`` (with its ``argument``, e.g. a backend name)."""
+    if name == "options":
+        if argument is None:
+            raise IncludeError("<!-- generated: options NAME --> needs a backend name")
+        return options_table(argument)
+    return GENERATORS[name]()
 
 
 def _regions(lines: list[str], where: str) -> dict[str, tuple[int, int]]:
@@ -209,4 +230,4 @@ def on_page_markdown(markdown: str, config: Any = None, **_: Any) -> str:
     """MkDocs event: replace include markers with code, then generated-section markers with their text."""
     docs_dir = Path(config["docs_dir"]) if config is not None else DOCS_DIR
     markdown = expand_includes(markdown, docs_dir)
-    return _MARKER.sub(lambda m: GENERATORS[m.group(1)](), markdown)
+    return _MARKER.sub(lambda m: generate(m.group(1), m.group(2)), markdown)

@@ -74,6 +74,16 @@ from orderbridge.model import (
     StatusChange,
     Tax,
 )
+from orderbridge.options import (
+    HttpUrl,
+    OptionError,
+    OptionInfo,
+    Timeout,
+    TimeZone,
+    declared_options,
+    option,
+    structure_options,
+)
 from orderbridge.paging import KeysetPaginator, OffsetPaginator, PageNumberPaginator, PagingStats
 from orderbridge.plugins import (
     BackendRegistry,
@@ -108,6 +118,7 @@ __all__ = [
     "Customer",
     "Discount",
     "GiftVoucher",
+    "HttpUrl",
     "InvalidOrder",
     "KeysetPaginator",
     "Loss",
@@ -117,6 +128,8 @@ __all__ = [
     "OAuthClientCredentials",
     "OffsetPaginator",
     "OpenEnum",
+    "OptionError",
+    "OptionInfo",
     "Order",
     "OrderLine",
     "OrderStatus",
@@ -140,6 +153,8 @@ __all__ = [
     "Stamp",
     "StatusChange",
     "Tax",
+    "TimeZone",
+    "Timeout",
     "Transport",
     "TransportError",
     "UnresolvedReference",
@@ -150,12 +165,14 @@ __all__ = [
     "available_backends",
     "canonical_converter",
     "connect",
+    "declared_options",
     "get_backend",
     "hookimpl",
     "iter_jsonl",
     "iter_jsonl_records",
     "make_converter",
     "migrate",
+    "option",
     "order_from_dict",
     "order_from_json",
     "order_to_dict",
@@ -163,6 +180,7 @@ __all__ = [
     "parse_aware_datetime",
     "parse_decimal",
     "register",
+    "structure_options",
     "unregister",
     "verify",
     "write_jsonl",
@@ -173,6 +191,9 @@ def connect(backend: str, **options: Any) -> Backend:
     """An instance of backend ``backend`` built with its keyword ``options``.
 
     ``connect("webinone-v2", base_url=..., client_id=..., client_secret=...)``;
-    each backend's page in the docs lists its options.
+    each backend's page in the docs lists its options. Options are read
+    strictly through the backend's declaration (``"false"`` is false, a typo
+    is an :class:`OptionError` naming the nearest option); ``KEY_env="VAR"``
+    reads an option from the environment.
     """
-    return get_backend(backend)(**options)
+    return get_backend(backend).configure(options)

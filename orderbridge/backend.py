@@ -10,16 +10,18 @@ before any request is sent; subclasses implement the underscored hooks.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
 from attrs import frozen
 
 from orderbridge import jsonutil
 from orderbridge.errors import InvalidOrder, UnsupportedOperation
 from orderbridge.model import Order, StatusChange
+from orderbridge.options import OptionError, declared_options, structure_options, unknown_key
 
 if TYPE_CHECKING:
     from orderbridge.paging import PagingStats
@@ -114,14 +116,30 @@ class Stamp:
         return self.backend == backend and (self.site == site or not self.site or not site)
 
 
+SECRET_OPTION_NAMES: Final = frozenset({"client_secret", "api_key", "password", "token"})
+"""Option names taken as secrets for a backend that declares no :attr:`Backend.Options`."""
+
+
 class Backend:
     """Base class of every backend.
 
     Subclasses set the class attributes and implement ``to_canonical``,
     ``from_canonical`` and the ``_operation`` methods their capabilities
     promise. Instances are made by :func:`orderbridge.connect` with the
-    backend's own keyword options (base URL, credentials, path...).
+    backend's own keyword options (base URL, credentials, path...), declared
+    once in :attr:`Options`.
     """
+
+    Options: ClassVar[type | None] = None
+    """The backend's options: an attrs class of :func:`orderbridge.option` fields.
+
+    Declared, every way of giving options (:func:`orderbridge.connect`, a TOML
+    section, ``--option``) is read strictly through it, and the docs and
+    ``orderbridge backends --options NAME`` list them. ``None`` (a backend that
+    has not declared them): the constructor's keywords are passed as given.
+    """
+    options: Any = None
+    """This instance's options (an instance of :attr:`Options`)."""
 
     name: ClassVar[str]
     """The registry name, e.g. ``"webinone-v2"``."""
@@ -146,6 +164,73 @@ class Backend:
         unknown = set(cls.capabilities) - Capability.ALL
         if unknown:
             raise TypeError(f"{cls.__name__} declares unknown capabilities: {sorted(unknown)}")
+        if cls.Options is not None:
+            declared_options(cls.Options)  # every field an option() with a doc, checked at import
+
+    def __init__(self, options: Any = None, /, **values: Any) -> None:
+        """Take a ready :attr:`Options` instance, or keyword ``values`` read strictly through it.
+
+        A first positional argument that is not an :attr:`Options` instance is
+        the value of the first declared option (``WebinOneV2(url, token=...)``,
+        ``JsonlBackend("orders.jsonl")``).
+        """
+        declared = type(self).Options
+        if declared is None:
+            if options is not None or values:
+                raise TypeError(f"{type(self).__name__} declares no Options")
+            return
+        if isinstance(options, declared):
+            if values:
+                raise TypeError("pass an Options instance or keyword options, not both")
+        else:
+            if options is not None:
+                first = declared_options(declared)[0].name
+                if first in values:
+                    raise TypeError(f"{first} given twice")
+                values = {first: options, **values}
+            options = structure_options(declared, values, where=self.name)
+        self.options = options
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The options this backend takes: declared, else its constructor's keywords."""
+        if cls.Options is not None:
+            return tuple(info.name for info in declared_options(cls.Options))
+        params = inspect.signature(cls.__init__).parameters.values()
+        return tuple(p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))[1:]
+
+    @classmethod
+    def secret_options(cls) -> frozenset[str]:
+        """The options that hold a secret: declared so, else the usual names (``client_secret``...)."""
+        if cls.Options is not None:
+            return frozenset(info.name for info in declared_options(cls.Options) if info.secret)
+        return SECRET_OPTION_NAMES & set(cls.option_names())
+
+    @classmethod
+    def configure(
+        cls, values: Mapping[str, Any], *, where: str | None = None, from_python: bool = True,
+        runtime: Mapping[str, Any] | None = None,
+    ) -> Self:  # fmt: skip
+        """An instance built from raw option ``values`` (a TOML section, ``--option``, ``connect``).
+
+        ``where`` names the place in error messages (default: the backend's
+        name); ``from_python=False`` refuses options only Python can pass;
+        ``runtime`` adds values the caller's own code supplies (a migration's
+        resolver) where the backend takes them and ``values`` does not set them.
+        """
+        where = where or cls.name
+        names = cls.option_names()
+        extra = {k: v for k, v in (runtime or {}).items() if k in names and k not in values}
+        if cls.Options is not None:
+            return cls(
+                structure_options(cls.Options, values, where=where, from_python=from_python, runtime=extra)
+            )
+        values = {**extra, **values}
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+        for key in values:
+            if key not in names and not takes_any:
+                raise OptionError(where, key, unknown_key(key, names))
+        return cls(**values)
 
     # ------------------------------------------------------------ translation
 

@@ -29,10 +29,43 @@ Handler = Callable[[argparse.Namespace], int]
 # ---------------------------------------------------------------- backends
 
 
+def options_rows(cls: type[ob.Backend]) -> list[tuple[str, str, str, str]]:
+    """``(name, type, default, meaning)`` of each option of backend ``cls``, from its declaration.
+
+    A backend that declares no ``Options`` shows its constructor's keywords, untyped.
+    """
+    if cls.Options is None:
+        return [(name, "as given", "", "(not declared)") for name in cls.option_names()]
+    rows = []
+    for info in ob.declared_options(cls.Options):
+        doc = info.doc + (f" (a secret: give {info.name}_env)" if info.secret else "")
+        rows.append((info.name, info.type_text(), info.default_text(), doc))
+    return rows
+
+
+def _print_options(name: str, as_json: bool) -> int:
+    cls = ob.get_backend(name)
+    rows = options_rows(cls)
+    if as_json:
+        keys = ("name", "type", "default", "doc")
+        print(jsonutil.dumps([dict(zip(keys, row, strict=True)) for row in rows]))
+        return 0
+    widths = [max(len(r[i]) for r in [("OPTION", "TYPE", "DEFAULT", ""), *rows]) for i in range(3)]
+    print(
+        "  ".join(h.ljust(w) for h, w in zip(("OPTION", "TYPE", "DEFAULT"), widths, strict=True))
+        + "  MEANING"
+    )
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+    return 0
+
+
 def cmd_backends(args: argparse.Namespace) -> int:
-    """List installed backends with their capabilities and providing plugin."""
+    """List installed backends with their capabilities and providing plugin (or one backend's options)."""
     from orderbridge.plugins import backend_providers, plugin_distributions
 
+    if args.options:
+        return _print_options(args.options, args.json)
     backends = ob.available_backends()
     providers = backend_providers()
     dists = plugin_distributions()
@@ -165,8 +198,8 @@ def run_migration(config: Any, *, show_progress: bool = True) -> Any:
     from orderbridge.migration.config import connect_endpoint
     from orderbridge.progress import ProgressDisplay
 
-    source = connect_endpoint(config.source)
-    target = connect_endpoint(config.target, config=config)
+    source = connect_endpoint(config.source, section="source")
+    target = connect_endpoint(config.target, config=config, section="target")
     display = ProgressDisplay("dry run" if config.dry_run else "migrating") if show_progress else None
     try:
         report = migrate(
@@ -223,8 +256,8 @@ def _verify(config: Any) -> Any:
         raise ob.ConfigurationError(
             f"no state file at {config.state}: nothing was migrated with this configuration"
         )
-    source = connect_endpoint(config.source)
-    target = connect_endpoint(config.target, config=config)
+    source = connect_endpoint(config.source, section="source")
+    target = connect_endpoint(config.target, config=config, section="target")
     try:
         return verify(
             source,
@@ -249,8 +282,8 @@ def _repair(config: Any) -> int:
     if not (findings.missing or findings.duplicated):
         print("nothing to repair" + ("" if findings.ok else " (mismatches and extras are left to you)"))
         return 0 if findings.ok else 1
-    source = connect_endpoint(config.source)
-    target = connect_endpoint(config.target, config=config)
+    source = connect_endpoint(config.source, section="source")
+    target = connect_endpoint(config.target, config=config, section="target")
     try:
         report = repair(source, target, state=config.state, findings=findings, concurrency=config.workers)
     finally:
@@ -277,8 +310,8 @@ def cmd_state_rebuild(args: argparse.Namespace) -> int:
             if part.exists():
                 part.rename(Path(str(aside) + suffix))
         print(f"set aside: {aside}")
-    source = connect_endpoint(config.source)
-    target = connect_endpoint(config.target, config=config)
+    source = connect_endpoint(config.source, section="source")
+    target = connect_endpoint(config.target, config=config, section="target")
     try:
         store = SQLiteStateStore(path, lock=True)
         try:
@@ -307,28 +340,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    import os
-
-    from orderbridge.migration.config import SECRET_OPTIONS
-
+def _parse_options(pairs: Sequence[str], backend: str) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs as raw values (read strictly when the backend is connected)."""
+    secrets = ob.get_backend(backend).secret_options()
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not key:
             raise ob.ConfigurationError(f"--option expects KEY=VALUE, got {pair!r}")
-        if key.endswith("_env"):
-            if value not in os.environ:
-                raise ob.ConfigurationError(f"--option {key}: environment variable {value!r} is not set")
-            options[key[:-4]] = os.environ[value]
-        else:
-            if key in SECRET_OPTIONS:
-                print(
-                    f"orderbridge: warning: --option {key}=... is visible to every user of this machine "
-                    f"(ps); use --option {key}_env=VARIABLE or a configuration file",
-                    file=sys.stderr,
-                )
-            options[key] = value
+        if key in secrets:
+            print(
+                f"orderbridge: warning: --option {key}=... is visible to every user of this machine "
+                f"(ps); use --option {key}_env=VARIABLE or a configuration file",
+                file=sys.stderr,
+            )
+        options[key] = value
     return options
 
 
@@ -339,11 +365,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.config:
         from orderbridge.migration.config import connect_endpoint, load_config
 
-        source = connect_endpoint(load_config(args.config).source)
+        source = connect_endpoint(load_config(args.config).source, section="source")
     else:
         if not args.source:
             raise ob.ConfigurationError("export needs --from NAME (with --option KEY=VALUE) or --config FILE")
-        source = ob.connect(args.source, **_parse_options(args.option or []))
+        values = _parse_options(args.option or [], args.source)
+        source = ob.get_backend(args.source).configure(values, where="--option", from_python=False)
     display = ProgressDisplay("exporting") if not args.quiet else None
     written = failed = 0
     total = source.count_orders() if ob.Capability.READ in source.capabilities else None
@@ -484,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backends", help="list installed backends, their capabilities and plugins")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--options", metavar="NAME", help="list the options of backend NAME instead")
     p.set_defaults(handler=cmd_backends)
 
     p = sub.add_parser("convert", help="translate order documents between backends offline")

@@ -8,7 +8,7 @@ import pytest
 
 import orderbridge as ob
 from orderbridge.cli import main
-from orderbridge.migration.config import load_config
+from orderbridge.migration.config import connect_endpoint, load_config
 
 CONFIG = """
 [source]
@@ -53,14 +53,19 @@ def test_secrets_come_from_the_environment_and_stay_out_of_repr(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = CONFIG.replace(
-        'path = "source.jsonl"', 'path = "source.jsonl"\nclient_secret_env = "OB_TEST_SECRET"'
+        'backend = "jsonl"\npath = "source.jsonl"',
+        'backend = "webinone-v1"\nbase_url = "https://old.example.com"\nclient_id = "id"\n'
+        'client_secret_env = "OB_TEST_SECRET"',
     )
-    with pytest.raises(ob.ConfigurationError, match="OB_TEST_SECRET"):
-        load_config(_write(tmp_path, text))
-    monkeypatch.setenv("OB_TEST_SECRET", "canary-config-secret")
     config = load_config(_write(tmp_path, text))
-    assert config.source["client_secret"] == "canary-config-secret"
-    assert "canary-config-secret" not in repr(config)
+    # Read when the endpoint is connected, so a command that needs only one end needs only its secret.
+    with pytest.raises(ob.ConfigurationError, match=r"\[source\] client_secret_env: .*OB_TEST_SECRET"):
+        connect_endpoint(config.source, section="source")
+    monkeypatch.setenv("OB_TEST_SECRET", "canary-config-secret")
+    backend = connect_endpoint(config.source, section="source")
+    assert backend.options.client_secret == "canary-config-secret"
+    for shown in (repr(config), repr(backend), repr(backend.options)):
+        assert "canary-config-secret" not in shown
 
 
 @pytest.mark.parametrize(

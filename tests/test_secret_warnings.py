@@ -14,12 +14,12 @@ CANARY = "canary-warn-s3cret"
 
 
 def test_a_secret_on_the_command_line_is_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
-    options = _parse_options(["base_url=https://shop.example.com", f"token={CANARY}"])
+    options = _parse_options(["base_url=https://shop.example.com", f"token={CANARY}"], "webinone-v2")
     assert options["token"] == CANARY
     err = capsys.readouterr().err
     assert "--option token=... is visible to every user" in err and "token_env" in err
     assert CANARY not in err
-    _parse_options(["base_url=https://shop.example.com"])
+    _parse_options(["base_url=https://shop.example.com"], "webinone-v2")
     assert capsys.readouterr().err == ""
 
 

@@ -31,49 +31,88 @@
     "Paid" = 13176
 
 Secrets belong in the environment, not in the file: ``<option>_env = "VAR"``.
-Relative paths (``state``, ``report``, and backend options named ``path`` or
-``*_path``) are relative to the configuration file.
+Relative paths (``state``, ``report``, and backend options typed as paths or
+named ``path``/``*_path``) are relative to the configuration file.
+
+Every section is read strictly (:mod:`orderbridge.options`): ``dry_run = "no"``
+is false, ``workers = "four"`` and a misspelt key are errors of one line naming
+the section, the key, the value and what was expected (or the nearest key).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-import os
 import tomllib
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Literal
 
+import attrs
 from attrs import field, frozen
 
 from orderbridge.backend import Backend
 from orderbridge.errors import ConfigurationError
-from orderbridge.migration.engine import Mode, Selection
+from orderbridge.migration.engine import Selection
+from orderbridge.options import (
+    OptionError,
+    SourceIdText,
+    declared_options,
+    nearest_name,
+    option,
+    parse_when,
+    structure_options,
+)
 from orderbridge.plugins import get_backend
 from orderbridge.references import REFERENCE_KINDS, ReferenceResolver
 
-__all__ = ["SECRET_OPTIONS", "RunConfig", "connect_endpoint", "load_config", "parse_when"]
+__all__ = ["ReferencesOptions", "RunConfig", "RunOptions", "connect_endpoint", "load_config", "parse_when"]
 
 log = logging.getLogger("orderbridge.config")
 
-UNRESOLVED_POLICIES = ("fail", "omit")
+SECTIONS = ("source", "target", "run", "references")
 
-SECRET_OPTIONS: Final = frozenset({"client_secret", "api_key", "password", "token"})
-"""Backend options that hold a secret: better read from the environment (``<name>_env``)."""
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """The ``[run]`` section (command-line flags override it)."""
+
+    state: Path = option(Path("orderbridge-state.sqlite"), doc="the state file (relative to this file)")
+    report: Path | None = option(None, doc="where the JSON report is written (none: not written)")
+    workers: int = option(4, doc="orders in flight at once (at least 1)")
+    mode: Literal["skip", "update"] = option("skip", doc="an order written before: skip it, or update it")
+    dry_run: bool = option(False, doc="read and plan only: nothing is written to the target")
+    max_failures: int | None = option(None, doc="stop after this many failed orders (none: never)")
+    since: datetime | None = option(
+        None, doc="only orders created at or after this date or time (UTC if naive)"
+    )
+    until: datetime | None = option(None, doc="only orders created before this date or time (UTC if naive)")
+    min_id: SourceIdText | None = option(None, doc="only orders whose source id is at least this")
+    max_id: SourceIdText | None = option(None, doc="only orders whose source id is at most this")
+    ids: tuple[SourceIdText, ...] = option((), doc="only these source ids")
+    limit: int | None = option(None, doc="at most this many orders (at least 0)")
+
+
+@attrs.frozen(kw_only=True)
+class ReferencesOptions:
+    """The scalar keys of ``[references]``; its sub-tables are the mapping tables."""
+
+    identity: bool = option(True, doc="an unmapped value may stand for itself where ids are shared")
+    on_unresolved: Literal["fail", "omit"] = option(
+        "fail", doc="a reference that does not resolve: fail the order, or write it without"
+    )
 
 
 @frozen(kw_only=True)
 class RunConfig:
-    """A parsed run configuration (secrets already read from the environment)."""
+    """A parsed run configuration; endpoint sections are kept as written (read when connected)."""
 
     source: dict[str, Any] = field(repr=False)
     target: dict[str, Any] = field(repr=False)
     state: Path
     report: Path | None = None
     workers: int = 4
-    mode: str = Mode.SKIP
+    mode: str = "skip"
     dry_run: bool = False
     max_failures: int | None = None
     selection: Selection = field(factory=Selection)
@@ -86,37 +125,6 @@ class RunConfig:
         return ReferenceResolver(self.reference_tables, identity=self.identity)
 
 
-def parse_when(value: Any, what: str) -> datetime:
-    """A date or datetime from TOML or the command line, made aware (a bare date or naive time is UTC)."""
-    if isinstance(value, datetime):
-        result = value
-    elif isinstance(value, date):
-        result = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            result = datetime.fromisoformat(value)
-        except ValueError:
-            raise ConfigurationError(f"{what}: not an ISO 8601 date or datetime: {value!r}") from None
-    else:
-        raise ConfigurationError(f"{what}: expected a date, got {type(value).__name__}")
-    return result if result.tzinfo is not None else result.replace(tzinfo=UTC)
-
-
-def _resolve_env(section: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in options.items():
-        if key.endswith("_env"):
-            name = key[: -len("_env")]
-            if not isinstance(value, str) or value not in os.environ:
-                raise ConfigurationError(f"[{section}] {key}: environment variable {value!r} is not set")
-            result[name] = os.environ[value]
-        else:
-            result[key] = value
-    if "backend" not in result:
-        raise ConfigurationError(f"[{section}] needs a 'backend' name")
-    return result
-
-
 def load_config(path: str | Path, **overrides: Any) -> RunConfig:
     """Read a run configuration file; keyword ``overrides`` (from the command line) win."""
     path = Path(path)
@@ -124,8 +132,17 @@ def load_config(path: str | Path, **overrides: Any) -> RunConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the configuration: {exc.strerror}") from None
     _warn_about_literal_secrets(path, data)
     return config_from_dict(data, base_dir=path.parent, **overrides)
+
+
+def _backend_of(section: str, options: Mapping[str, Any]) -> type[Backend]:
+    name = options.get("backend")
+    if not isinstance(name, str) or not name:
+        raise OptionError(f"[{section}]", "backend", "required: the backend's name (orderbridge backends)")
+    return get_backend(name)
 
 
 def _warn_about_literal_secrets(path: Path, data: Mapping[str, Any]) -> None:
@@ -134,7 +151,12 @@ def _warn_about_literal_secrets(path: Path, data: Mapping[str, Any]) -> None:
     if not mode & 0o077:
         return
     for section in ("source", "target"):
-        literal = sorted(k for k in data.get(section, {}) if k in SECRET_OPTIONS)
+        options = data.get(section, {})
+        try:
+            secrets = _backend_of(section, options).secret_options()
+        except ConfigurationError:
+            continue  # reported when the section is connected
+        literal = sorted(k for k in options if k in secrets)
         if literal:
             log.warning(
                 "%s holds a literal secret ([%s] %s) and is readable by other users (mode %o): "
@@ -144,82 +166,115 @@ def _warn_about_literal_secrets(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **overrides: Any) -> RunConfig:
-    """Build a :class:`RunConfig` from the parsed TOML mapping."""
-    unknown = set(data) - {"source", "target", "run", "references"}
-    if unknown:
-        raise ConfigurationError(f"unknown section(s): {', '.join(sorted(unknown))}")
-    run = {**dict(data.get("run", {})), **{k: v for k, v in overrides.items() if v is not None}}
-    refs = dict(data.get("references", {}))
-    identity = refs.pop("identity", True)
-    on_unresolved = refs.pop("on_unresolved", "fail")
-    if on_unresolved not in UNRESOLVED_POLICIES:
-        raise ConfigurationError(f"[references] on_unresolved must be one of {UNRESOLVED_POLICIES}")
-    for kind in refs:
-        if kind not in REFERENCE_KINDS:
-            raise ConfigurationError(
-                f"[references.{kind}]: unknown kind; known: {', '.join(REFERENCE_KINDS)}"
-            )
-    tables = {kind: {str(k): str(v) for k, v in table.items()} for kind, table in refs.items()}
+    """Build a :class:`RunConfig` from the parsed TOML mapping (``overrides``: command-line values)."""
+    for name in data:
+        if name not in SECTIONS:
+            near = nearest_name(name, SECTIONS)
+            hint = f"did you mean [{near}]?" if near else f"known: {', '.join(SECTIONS)}"
+            raise OptionError(f"[{name}]", "", f"unknown section; {hint}")
+    given = {**_table(data, "run"), **{k: v for k, v in overrides.items() if v is not None}}
+    run = structure_options(RunOptions, given, where="[run]", from_python=False, environ={})
+    _check_at_least(run, workers=1, limit=0, max_failures=0)
+    tables, refs = _references(_table(data, "references"))
 
-    def path_of(value: Any) -> Path:
-        p = Path(value)
-        return p if p.is_absolute() else base_dir / p
-
-    selection = Selection(
-        since=parse_when(run.pop("since"), "since") if "since" in run else None,
-        until=parse_when(run.pop("until"), "until") if "until" in run else None,
-        min_id=str(run.pop("min_id")) if "min_id" in run else None,
-        max_id=str(run.pop("max_id")) if "max_id" in run else None,
-        ids=tuple(str(i) for i in run.pop("ids", ())),
-        limit=int(run.pop("limit")) if "limit" in run else None,
-    )
-    known_run = {"state", "report", "workers", "mode", "dry_run", "max_failures"}
-    extra = set(run) - known_run
-    if extra:
-        raise ConfigurationError(f"[run]: unknown option(s): {', '.join(sorted(extra))}")
-    mode = run.get("mode", Mode.SKIP)
-    if mode not in (Mode.SKIP, Mode.UPDATE):
-        raise ConfigurationError(f"[run] mode must be 'skip' or 'update', not {mode!r}")
-
-    def endpoint(section: str) -> dict[str, Any]:
-        options = _resolve_env(section, data.get(section, {}))
-        # File options are relative to the configuration file, like the state file.
-        for key, value in options.items():
-            if (key == "path" or key.endswith("_path")) and isinstance(value, str):
-                options[key] = str(path_of(value))
-        return options
+    def path_of(value: Path) -> Path:
+        return value if value.is_absolute() else base_dir / value
 
     return RunConfig(
-        source=endpoint("source"),
-        target=endpoint("target"),
-        state=path_of(run.get("state", "orderbridge-state.sqlite")),
-        report=path_of(run["report"]) if run.get("report") else None,
-        workers=int(run.get("workers", 4)),
-        mode=mode,
-        dry_run=bool(run.get("dry_run", False)),
-        max_failures=int(run["max_failures"]) if run.get("max_failures") is not None else None,
-        selection=selection,
+        source=_endpoint(data, "source", path_of),
+        target=_endpoint(data, "target", path_of),
+        state=path_of(run.state),
+        report=path_of(run.report) if run.report is not None else None,
+        workers=run.workers,
+        mode=run.mode,
+        dry_run=run.dry_run,
+        max_failures=run.max_failures,
+        selection=Selection(
+            since=run.since,
+            until=run.until,
+            min_id=run.min_id,
+            max_id=run.max_id,
+            ids=tuple(run.ids),
+            limit=run.limit,
+        ),
         reference_tables=tables,
-        identity=bool(identity),
-        on_unresolved=on_unresolved,
+        identity=refs.identity,
+        on_unresolved=refs.on_unresolved,
     )
 
 
-def connect_endpoint(options: Mapping[str, Any], *, config: RunConfig | None = None) -> Backend:
-    """Connect one side of a run: ``options`` holds ``backend`` and the backend's options.
+def _table(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, Mapping):
+        raise OptionError(f"[{name}]", "", f"must be a table, not {type(value).__name__}")
+    return dict(value)
 
-    The target side also receives the run's resolver and unresolved-reference
-    policy when its backend takes them (``resolver=``, ``on_unresolved=``).
+
+def _check_at_least(run: RunOptions, **least: int) -> None:
+    for key, bound in least.items():
+        value = getattr(run, key)
+        if value is not None and value < bound:
+            raise OptionError("[run]", key, f"{value} is below {bound}")
+
+
+def _references(refs: Mapping[str, Any]) -> tuple[dict[str, dict[str, str]], ReferencesOptions]:
+    """The mapping tables (sub-tables, per kind) and the scalar keys of ``[references]``."""
+    scalars = {k: v for k, v in refs.items() if not isinstance(v, Mapping)}
+    tables: dict[str, dict[str, str]] = {}
+    for kind, table in refs.items():
+        if kind in scalars:
+            continue
+        if kind not in REFERENCE_KINDS:
+            near = nearest_name(kind, REFERENCE_KINDS)
+            hint = f"did you mean [references.{near}]?" if near else f"known: {', '.join(REFERENCE_KINDS)}"
+            raise OptionError(f"[references.{kind}]", "", f"unknown kind; {hint}")
+        tables[kind] = {str(k): _target_id(kind, k, v) for k, v in table.items()}
+    names = {i.name for i in declared_options(ReferencesOptions)}
+    for key in scalars:
+        if key not in names and key in REFERENCE_KINDS:
+            raise OptionError("[references]", key, f"a mapping table is written [references.{key}]")
+    return tables, structure_options(
+        ReferencesOptions, scalars, where="[references]", from_python=False, environ={}
+    )
+
+
+def _target_id(kind: str, key: str, value: Any) -> str:
+    """A mapping table value: the target's id, text or an integer."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise OptionError(
+            f"[references.{kind}]", repr(key), f"{value!r} is not a target id (text or integer)"
+        )
+    return str(value)
+
+
+def _endpoint(data: Mapping[str, Any], section: str, path_of: Any) -> dict[str, Any]:
+    """A ``[source]``/``[target]`` section as written, with its file paths made relative to the file."""
+    options = _table(data, section)
+    cls = _backend_of(section, options)
+    paths = {"path"} | {k for k in options if k.endswith("_path")}
+    if cls.Options is not None:
+        paths |= {i.name for i in declared_options(cls.Options) if i.type in (Path, Path | None)}
+    for key, value in options.items():
+        if key in paths and isinstance(value, str):
+            options[key] = str(path_of(Path(value)))
+    return options
+
+
+def connect_endpoint(
+    options: Mapping[str, Any], *, config: RunConfig | None = None, section: str | None = None
+) -> Backend:
+    """Connect one side of a run: ``options`` holds ``backend`` and the backend's options as written.
+
+    Read strictly through the backend's declared options (``KEY_env`` from the
+    environment; errors name ``[section]``). The target side also receives the
+    run's resolver and unresolved-reference policy where its backend takes them.
     """
     options = dict(options)
-    cls = get_backend(options.pop("backend"))
-    if config is not None:
-        accepted = inspect.signature(cls.__init__).parameters
-        if "resolver" in accepted:
-            options.setdefault("resolver", config.resolver())
-        if "on_unresolved" in accepted:
-            options.setdefault("on_unresolved", config.on_unresolved)
+    where = f"[{section}]" if section else "configuration"
+    cls = _backend_of(section or "endpoint", options)
+    options.pop("backend")
+    runtime = {"resolver": config.resolver(), "on_unresolved": config.on_unresolved} if config else {}
     try:
-        return cls(**options)
+        return cls.configure(options, where=where, from_python=False, runtime=runtime)
     except TypeError as exc:
-        raise ConfigurationError(f"backend {cls.name!r}: {exc}") from None
+        raise ConfigurationError(f"{where} backend {cls.name!r}: {exc}") from None

@@ -15,9 +15,18 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
+import attrs
+
 import orderbridge as ob
 
-__all__ = ["JsonlBackend"]
+__all__ = ["JsonlBackend", "JsonlOptions"]
+
+
+@attrs.frozen(kw_only=True)
+class JsonlOptions:
+    """Options of ``jsonl``."""
+
+    path: Path = ob.option(doc="the JSON Lines file (created on first write)")
 
 
 class JsonlBackend(ob.Backend):
@@ -35,8 +44,13 @@ class JsonlBackend(ob.Backend):
     )
     natural_key_fields: ClassVar[tuple[str, ...]] = ("source",)
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+    Options = JsonlOptions
+    options: JsonlOptions
+
+    def __init__(self, options: JsonlOptions | None = None, /, **values: Any) -> None:
+        """Open ``path`` (created on first write); :attr:`Options` or keyword options."""
+        super().__init__(options, **values)
+        self.path = self.options.path
         self._lock = threading.Lock()
         self._appender: IO[str] | None = None
 

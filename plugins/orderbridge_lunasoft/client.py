@@ -14,6 +14,8 @@ from functools import partial
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
+import attrs
+
 import orderbridge as ob
 from orderbridge_lunasoft.translate import BACKEND_NAME, CartTranslator
 
@@ -24,6 +26,7 @@ __all__ = [
     "API_KEY_ENV",
     "DEFAULT_SORT",
     "LunasoftCartBackend",
+    "LunasoftOptions",
     "format_created_on_after",
 ]
 
@@ -93,6 +96,37 @@ def _order_key(doc: Any) -> int | None:
     return int(ident) if isinstance(ident, str) and ident.isdigit() else None
 
 
+@attrs.frozen(kw_only=True)
+class LunasoftOptions:
+    """Options of ``lunasoft-cart`` (listed by ``orderbridge backends --options lunasoft-cart``)."""
+
+    base_url: ob.HttpUrl | None = ob.option(
+        None, doc="the whole cart module URL, e.g. https://shop.example.com/api/v1/shopping_cart"
+    )
+    api_key: str | None = ob.option(None, secret=True, doc=f"the API key (default: ${API_KEY_ENV})")
+    api_key_header: str = ob.option("Authorization", doc="the header the key is sent in")
+    api_key_prefix: str = ob.option(
+        "Bearer", doc="the text before the key in that header (empty: the bare key)"
+    )
+    username: str | None = ob.option(None, doc="HTTP Basic user, instead of a key")
+    password: str | None = ob.option(None, secret=True, doc="HTTP Basic password, instead of a key")
+    timeout: ob.Timeout = ob.option((5.0, 30.0), doc="seconds to connect and to read an answer")
+    max_retries: int = ob.option(4, doc="retries of a request that failed transiently (429, 5xx, connection)")
+    rate_limit: float | None = ob.option(None, doc="requests per second at most (none: no limit)")
+    allow_http: bool = ob.option(
+        False, doc="allow plain http to a host that is not loopback (never do on a live site)"
+    )
+    fetch_statuses: bool = ob.option(
+        True, doc="fetch each order once more for its status history (list pages carry none)"
+    )
+    transport: ob.Transport | None = ob.option(
+        None, python_only=True, doc="a ready orderbridge.Transport (then base_url and credentials are unused)"
+    )
+    sleep: Callable[[float], None] = ob.option(
+        time.sleep, python_only=True, doc="how to wait (tests inject one)"
+    )
+
+
 class LunasoftCartBackend(CartTranslator, ob.Backend):
     """A Lunasoft shopping cart module: list and get orders, add a status to an order.
 
@@ -113,54 +147,44 @@ class LunasoftCartBackend(CartTranslator, ob.Backend):
     capabilities: ClassVar[frozenset[str]] = frozenset({ob.Capability.READ, ob.Capability.ADD_STATUS})
     natural_key_fields: ClassVar[tuple[str, ...]] = ("number",)
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        api_key: str | None = None,
-        api_key_header: str = "Authorization",
-        api_key_prefix: str = "Bearer",
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float | tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 4,
-        rate_limit: float | None = None,
-        allow_http: bool = False,
-        transport: ob.Transport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        fetch_statuses: bool = True,
-    ) -> None:
-        self.fetch_statuses = fetch_statuses
-        if transport is not None:
-            self.transport = transport
-            self._owns_transport = False
-            return
-        if not base_url:
-            raise ob.ConfigurationError("lunasoft-cart needs base_url (the whole cart module URL)")
-        if username is not None or password is not None:
-            if api_key is not None:
+    Options = LunasoftOptions
+    options: LunasoftOptions
+
+    def __init__(self, options: LunasoftOptions | None = None, /, **values: Any) -> None:
+        """Connect to one cart module with :attr:`Options` (or keyword options, read strictly)."""
+        super().__init__(options, **values)
+        o = self.options
+        self.fetch_statuses = o.fetch_statuses
+        self._owns_transport = o.transport is None
+        self.transport = o.transport if o.transport is not None else self._connect(o)
+
+    def _connect(self, o: LunasoftOptions) -> ob.Transport:
+        if not o.base_url:
+            raise ob.OptionError(self.name, "base_url", "required (the whole cart module URL)")
+        auth: ob.ApiKeyAuth | ob.BasicAuth
+        if o.username is not None or o.password is not None:
+            if o.api_key is not None:
                 raise ob.ConfigurationError("pass either api_key or username/password, not both")
-            if not username or not password:
+            if not o.username or not o.password:
                 raise ob.ConfigurationError("HTTP Basic needs both username and password")
-            auth: ob.ApiKeyAuth | ob.BasicAuth = ob.BasicAuth(username, password)
+            auth = ob.BasicAuth(o.username, o.password)
         else:
-            key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+            key = o.api_key if o.api_key is not None else os.environ.get(API_KEY_ENV)
             if not key:
                 raise ob.ConfigurationError(
                     f"lunasoft-cart needs credentials: api_key, the {API_KEY_ENV} environment "
                     "variable, or username and password"
                 )
-            auth = ob.ApiKeyAuth(key, header=api_key_header, prefix=api_key_prefix)
-        self.transport = ob.Transport(
-            base_url,
+            auth = ob.ApiKeyAuth(key, header=o.api_key_header, prefix=o.api_key_prefix)
+        return ob.Transport(
+            o.base_url,
             auth=auth,
-            timeout=timeout,
-            max_retries=max_retries,
-            rate_limit=rate_limit,
-            allow_http=allow_http,
-            sleep=sleep,
+            timeout=o.timeout,
+            max_retries=o.max_retries,
+            rate_limit=o.rate_limit,
+            allow_http=o.allow_http,
+            sleep=o.sleep,
         )
-        self._owns_transport = True
 
     # ------------------------------------------------------------ reading
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
@@ -21,6 +20,7 @@ import orderbridge as ob
 
 from . import translate as tr
 from . import wire
+from .options import WebinOneOptions, WebinOneV1Options, WebinOneV2Options
 
 __all__ = ["WebinOneV1", "WebinOneV2"]
 
@@ -84,65 +84,49 @@ class _WebinOne(ob.Backend):
     _reference_kinds: ClassVar[frozenset[str]] = frozenset(ob.REFERENCE_KINDS)
     """The reference kinds a write of this backend sends."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token: str | None = None,
-        resolver: ob.ReferenceResolver | None = None,
-        on_unresolved: str = "fail",
-        page_size: int = wire.PAGE_SIZE,
-        timeout: float | tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 4,
-        rate_limit: float | None = None,
-        allow_http: bool = False,
-        transport: ob.Transport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        stamp_field: str | None = None,
-    ) -> None:
-        self.stamp_field = wire.parse_stamp_field(stamp_field) if stamp_field is not None else None
+    options: WebinOneOptions
+
+    def __init__(self, options: WebinOneOptions | None = None, /, **values: Any) -> None:
+        """Connect to one site with :attr:`Options` (or keyword options, read strictly)."""
+        super().__init__(options, **values)
+        o = self.options
         self._seen_lock = threading.Lock()
         self._seen_id: int | None = None
         self._seen_total: int | None = None
         self._found_docs: dict[str, dict[str, Any]] = {}
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 2:
+        if o.page_size < 2:
             # Pages overlap by one order (the seam that detects a shifted list): 2 is the least.
-            raise ob.ConfigurationError("page_size must be an integer of at least 2")
-        if on_unresolved not in ("fail", "omit"):
-            raise ob.ConfigurationError("on_unresolved must be 'fail' or 'omit'")
-        self.page_size = page_size
-        self.resolver = resolver if resolver is not None else ob.ReferenceResolver()
-        self.on_unresolved = on_unresolved
-        if transport is None:
-            if not base_url:
-                raise ob.ConfigurationError(f"{self.name}: base_url is required (the site's https origin)")
-            auth: Any
-            if token is not None:
-                auth = ob.BearerToken(token)
-            else:
-                client_id = client_id or os.environ.get(wire.CLIENT_ID_ENV)
-                client_secret = client_secret or os.environ.get(wire.CLIENT_SECRET_ENV)
-                if not client_id or not client_secret:
-                    raise ob.ConfigurationError(
-                        f"{self.name}: pass client_id and client_secret (or set {wire.CLIENT_ID_ENV} "
-                        f"and {wire.CLIENT_SECRET_ENV}), or a ready token"
-                    )
-                auth = ob.OAuthClientCredentials(wire.TOKEN_PATH, client_id, client_secret)
-            transport = ob.Transport(
-                base_url,
-                auth=auth,
-                timeout=timeout,
-                max_retries=max_retries,
-                rate_limit=rate_limit,
-                allow_http=allow_http,
-                sleep=sleep,
-            )
-            self._owns_transport = True
+            raise ob.OptionError(self.name, "page_size", f"{o.page_size} is below 2")
+        self.page_size = o.page_size
+        self.resolver = o.resolver if o.resolver is not None else ob.ReferenceResolver()
+        self.on_unresolved = o.on_unresolved
+        self._owns_transport = o.transport is None
+        self.transport = o.transport if o.transport is not None else self._connect(o)
+
+    def _connect(self, o: WebinOneOptions) -> ob.Transport:
+        if not o.base_url:
+            raise ob.OptionError(self.name, "base_url", "required (the site's https origin)")
+        auth: Any
+        if o.token is not None:
+            auth = ob.BearerToken(o.token)
         else:
-            self._owns_transport = False
-        self.transport = transport
+            client_id = o.client_id or os.environ.get(wire.CLIENT_ID_ENV)
+            client_secret = o.client_secret or os.environ.get(wire.CLIENT_SECRET_ENV)
+            if not client_id or not client_secret:
+                raise ob.ConfigurationError(
+                    f"{self.name}: pass client_id and client_secret (or set {wire.CLIENT_ID_ENV} "
+                    f"and {wire.CLIENT_SECRET_ENV}), or a ready token"
+                )
+            auth = ob.OAuthClientCredentials(wire.TOKEN_PATH, client_id, client_secret)
+        return ob.Transport(
+            o.base_url,
+            auth=auth,
+            timeout=o.timeout,
+            max_retries=o.max_retries,
+            rate_limit=o.rate_limit,
+            allow_http=o.allow_http,
+            sleep=o.sleep,
+        )
 
     def close(self) -> None:
         """Close the transport if this backend made it."""
@@ -428,11 +412,9 @@ def _int_or_none(value: str | None) -> int | None:
 class WebinOneV2(_WebinOne):
     """The WebinOne v2 admin API (read, create, update, delete).
 
-    Options: ``base_url`` (the site's https origin), ``client_id``/``client_secret``
-    (default: ``WEBINONE_CLIENT_ID``/``WEBINONE_CLIENT_SECRET``) or ``token``,
-    ``resolver`` (an :class:`orderbridge.ReferenceResolver`; default identity),
-    ``page_size``, ``timeout``, ``max_retries``, ``rate_limit``, ``allow_http``,
-    ``transport`` (a ready :class:`orderbridge.Transport`), ``sleep``.
+    Options: :class:`~orderbridge_webinone.options.WebinOneV2Options` (``base_url``,
+    ``client_id``/``client_secret`` or ``token``, ``stamp_field``...; listed by
+    ``orderbridge backends --options webinone-v2``).
     """
 
     name: ClassVar[str] = tr.V2
@@ -442,6 +424,14 @@ class WebinOneV2(_WebinOne):
         {ob.Capability.READ, ob.Capability.CREATE, ob.Capability.UPDATE, ob.Capability.DELETE}
     )
     sets_created_at: ClassVar[bool] = True  # CreatedDateTime is the server's clock (not settable)
+    Options = WebinOneV2Options
+    options: WebinOneV2Options
+
+    def __init__(self, options: WebinOneV2Options | None = None, /, **values: Any) -> None:
+        """Connect to one site with :attr:`Options` (or keyword options, read strictly)."""
+        super().__init__(options, **values)
+        field = self.options.stamp_field
+        self.stamp_field = wire.parse_stamp_field(field) if field is not None else None
 
     # ------------------------------------------------------------ translation
 
@@ -1051,9 +1041,9 @@ class _Writer:
 class WebinOneV1(_WebinOne):
     """The WebinOne v1 legacy API (Treepl v6): read and update order fields.
 
-    Options as :class:`WebinOneV2`, plus ``site_timezone`` (IANA name of the site's
-    zone, default ``"UTC"``; v1 timestamps are naive local times) and ``fields``
-    (the nested parts a list asks for; default every part).
+    Options: :class:`~orderbridge_webinone.options.WebinOneV1Options`: those of
+    ``webinone-v2`` but ``stamp_field``, plus ``site_timezone`` (v1 timestamps are
+    naive local times) and ``fields`` (the nested parts a list asks for).
     """
 
     name: ClassVar[str] = tr.V1
@@ -1062,43 +1052,15 @@ class WebinOneV1(_WebinOne):
     capabilities: ClassVar[frozenset[str]] = frozenset({ob.Capability.READ, ob.Capability.UPDATE})
     _reference_kinds: ClassVar[frozenset[str]] = frozenset({"status", "member"})
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        site_timezone: str = "UTC",
-        fields: str | None = wire.V1_FIELDS,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token: str | None = None,
-        resolver: ob.ReferenceResolver | None = None,
-        on_unresolved: str = "fail",
-        page_size: int = wire.PAGE_SIZE,
-        timeout: float | tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 4,
-        rate_limit: float | None = None,
-        allow_http: bool = False,
-        transport: ob.Transport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.site_timezone = site_timezone
-        self.zone: tzinfo = _zone(site_timezone)
-        self.fields = fields
-        super().__init__(
-            base_url,
-            client_id=client_id,
-            client_secret=client_secret,
-            token=token,
-            resolver=resolver,
-            on_unresolved=on_unresolved,
-            page_size=page_size,
-            timeout=timeout,
-            max_retries=max_retries,
-            rate_limit=rate_limit,
-            allow_http=allow_http,
-            transport=transport,
-            sleep=sleep,
-        )
+    Options = WebinOneV1Options
+    options: WebinOneV1Options
+
+    def __init__(self, options: WebinOneV1Options | None = None, /, **values: Any) -> None:
+        """Connect to one site with :attr:`Options` (or keyword options, read strictly)."""
+        super().__init__(options, **values)
+        self.site_timezone = self.options.site_timezone
+        self.zone: tzinfo = _zone(self.site_timezone)
+        self.fields = self.options.fields
 
     # ------------------------------------------------------------ translation
 

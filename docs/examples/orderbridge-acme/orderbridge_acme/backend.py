@@ -31,9 +31,11 @@ from decimal import Decimal
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
+import attrs
+
 import orderbridge as ob
 
-__all__ = ["API_KEY_ENV", "BACKEND_NAME", "DEFAULT_BASE_URL", "AcmeBackend"]
+__all__ = ["API_KEY_ENV", "BACKEND_NAME", "DEFAULT_BASE_URL", "AcmeBackend", "AcmeOptions"]
 
 BACKEND_NAME: Final = "acme"
 """The registry name: ``orderbridge.connect("acme", ...)``."""
@@ -137,14 +139,26 @@ def _order_id(doc: Any) -> int | None:
     return int(ident) if isinstance(ident, str) and ident.isdigit() else None
 
 
-class AcmeBackend(ob.Backend):
-    """An Acme Shop site: list, get and create orders.
+# --8<-- [start:options]
+@attrs.frozen(kw_only=True)
+class AcmeOptions:
+    """The options of ``acme``: read strictly from ``connect()``, TOML and ``--option``."""
 
-    Options: ``base_url`` (default the public Acme API), ``api_key`` (else the
-    ``ACME_API_KEY`` environment variable), and ``timeout``, ``max_retries``,
-    ``rate_limit`` (requests per second), ``allow_http`` and ``sleep``, which go
-    to the :class:`orderbridge.Transport`; or pass a ready ``transport``.
-    """
+    base_url: ob.HttpUrl = ob.option(ob.HttpUrl(DEFAULT_BASE_URL), doc="the Acme order API's URL")
+    api_key: str | None = ob.option(None, secret=True, doc=f"the API key (default: ${API_KEY_ENV})")
+    timeout: ob.Timeout = ob.option((5.0, 30.0), doc="seconds to connect and to read an answer")
+    max_retries: int = ob.option(4, doc="retries of a request that failed transiently")
+    rate_limit: float | None = ob.option(None, doc="requests per second at most (none: no limit)")
+    allow_http: bool = ob.option(False, doc="allow plain http to a host that is not loopback")
+    sleep: Callable[[float], None] = ob.option(time.sleep, python_only=True, doc="how to wait (tests)")
+    transport: ob.Transport | None = ob.option(None, python_only=True, doc="a ready orderbridge.Transport")
+
+
+# --8<-- [end:options]
+
+
+class AcmeBackend(ob.Backend):
+    """An Acme Shop site: list, get and create orders; options in :class:`AcmeOptions`."""
 
     # --8<-- [start:class]
     name: ClassVar[str] = BACKEND_NAME
@@ -306,33 +320,28 @@ class AcmeBackend(ob.Backend):
     # ------------------------------------------------------------ the client
 
     # --8<-- [start:init]
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        api_key: str | None = None,
-        timeout: float | tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 4,
-        rate_limit: float | None = None,
-        allow_http: bool = False,
-        sleep: Callable[[float], None] = time.sleep,
-        transport: ob.Transport | None = None,
-    ) -> None:
-        self._owns_transport = transport is None
-        if transport is not None:
-            self.transport = transport
+    Options = AcmeOptions
+    options: AcmeOptions
+
+    def __init__(self, options: AcmeOptions | None = None, /, **values: Any) -> None:
+        """Connect with :attr:`Options`, or keyword options read strictly through it."""
+        super().__init__(options, **values)  # sets self.options, or raises OptionError
+        o = self.options
+        self._owns_transport = o.transport is None
+        if o.transport is not None:
+            self.transport = o.transport
             return
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        key = o.api_key if o.api_key is not None else os.environ.get(API_KEY_ENV)
         if not key:
             raise ob.ConfigurationError(f"acme needs api_key or the {API_KEY_ENV} environment variable")
         self.transport = ob.Transport(
-            base_url,
+            o.base_url,
             auth=ob.ApiKeyAuth(key, header="X-Acme-Key", prefix=""),  # sends "X-Acme-Key: <key>"
-            timeout=timeout,
-            max_retries=max_retries,
-            rate_limit=rate_limit,
-            allow_http=allow_http,
-            sleep=sleep,
+            timeout=o.timeout,
+            max_retries=o.max_retries,
+            rate_limit=o.rate_limit,
+            allow_http=o.allow_http,
+            sleep=o.sleep,
         )
 
     # --8<-- [end:init]
