@@ -127,8 +127,20 @@ def options_table(backend: str) -> str:
     """The options of ``backend`` as a Markdown table, from its declaration (``Backend.Options``)."""
     from orderbridge.cli import options_rows
 
+    return _table(options_rows(ob.get_backend(backend)))
+
+
+def run_options() -> str:
+    """The ``[run]`` keys of a configuration file, from their declaration."""
+    from orderbridge.migration.config import RunOptions
+
+    infos = ob.declared_options(RunOptions)
+    return _table([(i.name, i.type_text(), i.default_text(), i.doc) for i in infos])
+
+
+def _table(options: list[tuple[str, str, str, str]]) -> str:
     rows = ["| option | type | default | meaning |", "|---|---|---|---|"]
-    for name, type_text, default, doc in options_rows(ob.get_backend(backend)):
+    for name, type_text, default, doc in options:
         cells = (f"`{name}`", type_text, default, doc)
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows) + "\n"
@@ -223,6 +235,7 @@ GENERATORS = {
     "model-reference": model_reference,
     "capability-matrix": capability_matrix,
     "cli-reference": cli_reference,
+    "run-options": run_options,
 }
 
 

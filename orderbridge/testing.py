@@ -236,6 +236,15 @@ class BackendConformance:
         for name in ("to_canonical", "from_canonical"):
             assert getattr(backend_class, name).__doc__, f"{name} needs a docstring"
 
+    def test_declares_its_options(self, backend_class: type[ob.Backend]) -> None:
+        """Options declared once (``Options``): read strictly, listed by the docs and the CLI."""
+        assert backend_class.Options is not None, "declare the backend's options (Backend.Options)"
+        secrets = backend_class.secret_options()
+        for info in ob.declared_options(backend_class.Options):
+            assert info.doc, f"option {info.name} needs a one-line doc"
+            if info.name in {"client_secret", "api_key", "password", "token"}:
+                assert info.name in secrets, f"option {info.name} holds a secret: declare it secret=True"
+
     # ------------------------------------------------------------ translation
 
     def test_samples_are_given(self, sample_documents: list[Mapping[str, Any]]) -> None:

@@ -68,6 +68,12 @@ def test_generated_sections_cover_the_code() -> None:
         assert f"| `{name}` |" in matrix
     reference = gen.model_reference()
     assert "### Order" in reference and "`unit_price`" in reference
+    run = gen.run_options()
+    from orderbridge.migration.config import RunOptions
+
+    for info in ob.declared_options(RunOptions):
+        assert f"| `{info.name}` |" in run
+    assert "<!-- generated: run-options -->" in (DOCS / "migration.md").read_text()
     cli = gen.cli_reference()
     for command in ("backends", "convert", "migrate", "verify", "export"):
         assert f"### orderbridge {command}" in cli
