@@ -53,7 +53,7 @@ from orderbridge.errors import (
     UnsupportedOperation,
 )
 from orderbridge.hookspecs import hookimpl
-from orderbridge.migration import MigrationReport, Selection, VerifyReport, migrate, verify
+from orderbridge.migration import Concurrency, MigrationReport, Selection, VerifyReport, migrate, verify
 from orderbridge.model import (
     SCHEMA_VERSION,
     Address,
@@ -112,6 +112,7 @@ __all__ = [
     "BasicAuth",
     "BearerToken",
     "Capability",
+    "Concurrency",
     "ConfigurationError",
     "ConnectionFailed",
     "CustomValue",

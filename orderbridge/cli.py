@@ -208,7 +208,7 @@ def run_migration(config: Any, *, show_progress: bool = True) -> Any:
             state=config.state,
             dry_run=config.dry_run,
             mode=config.mode,
-            concurrency=config.workers,
+            concurrency=config.concurrency(),
             selection=config.selection,
             max_failures=config.max_failures,
             progress=display.migration_callback() if display else None,
@@ -263,7 +263,7 @@ def _verify(config: Any) -> Any:
             source,
             target,
             config.state,
-            concurrency=config.workers,
+            concurrency=config.workers or 4,
             resolver=config.resolver(),
             selection=config.selection,
         )
@@ -285,7 +285,9 @@ def _repair(config: Any) -> int:
     source = connect_endpoint(config.source, section="source")
     target = connect_endpoint(config.target, config=config, section="target")
     try:
-        report = repair(source, target, state=config.state, findings=findings, concurrency=config.workers)
+        report = repair(
+            source, target, state=config.state, findings=findings, concurrency=config.concurrency()
+        )
     finally:
         source.close()
         target.close()
@@ -527,7 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["skip", "update"], help="what to do with orders already migrated")
     p.add_argument("--limit", type=int, help="take only the first N orders (a trial run)")
     p.add_argument("--since", help="only orders created at or after this date/datetime (ISO 8601)")
-    p.add_argument("--workers", type=int, help="parallel writers (default 4)")
+    p.add_argument(
+        "--workers", type=int, help="orders written at once, fixed (default: adapted to the target, 1-32)"
+    )
     p.add_argument("--max-failures", type=int, help="stop after this many failed orders")
     p.add_argument("--state", help="state file (overrides the configuration)")
     p.add_argument("--report", help="write the JSON report here (overrides the configuration)")

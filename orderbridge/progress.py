@@ -81,6 +81,8 @@ class ProgressDisplay:
 
         def callback(done: int, total: int | None, report: Any) -> None:
             extra = f"(written {report.written}, skipped {report.skipped}, failed {report.failed})"
+            if getattr(report, "workers", 0):
+                extra += f" workers {report.workers}"
             self.update(done, total, extra, force=total is not None and done >= total)
 
         return callback

@@ -24,6 +24,7 @@ import email.utils
 import ipaddress
 import json as stdjson
 import logging
+import os
 import random as _random
 import re
 import threading
@@ -57,6 +58,9 @@ from orderbridge.errors import (
 __all__ = ["IDEMPOTENT_METHODS", "REQUEST_ID_HEADERS", "RETRY_STATUSES", "RequestRecord", "Transport"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_POOL_SIZE = 32
+"""Connections kept open per site: one per worker thread, up to the adaptive concurrency's ceiling."""
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """Statuses worth another attempt (429 always; the others only when idempotent)."""
@@ -184,8 +188,11 @@ class Transport:
         self._limiter = _RateLimiter(rate_limit, clock, sleep) if rate_limit else None
         self._owns_session = session is None
         self.session = session if session is not None else _new_session()
+        self._pool_size = DEFAULT_POOL_SIZE
         if self._owns_session or verify is not True:
             self.session.verify = verify
+        if self._owns_session:
+            _settle_environment(self.session, self.base_url)
         self.session.headers.update(
             {"User-Agent": user_agent or _default_user_agent(), "Accept": "application/json"}
         )
@@ -332,6 +339,19 @@ class Transport:
     ) -> Any:
         """``DELETE path`` and return the parsed answer (usually ``None``: 204)."""
         return self.request("DELETE", path, params=params, headers=headers, expected=expected)
+
+    def ensure_pool(self, size: int) -> None:
+        """Keep at least ``size`` connections to the site open (one per worker thread).
+
+        A pool smaller than the threads using it would close and reopen
+        connections all the time (a TCP and TLS handshake per request).
+        """
+        if size <= self._pool_size or not self._owns_session:
+            return
+        self._pool_size = size
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def redact(self, text: str, request: requests.PreparedRequest | None = None) -> str:
         """Mask every secret of the auth object (and of ``request``'s credential headers) in ``text``."""
@@ -551,10 +571,26 @@ class Transport:
 def _new_session() -> requests.Session:
     session = requests.Session()
     # Retries are ours; a larger pool serves many worker threads on one host.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=DEFAULT_POOL_SIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _settle_environment(session: requests.Session, base_url: str) -> None:
+    """Read the proxy and CA-bundle settings of the environment once, for this one site.
+
+    ``requests`` reads them again on every request (``trust_env``), which costs
+    a good part of a request's client time; one transport talks to one site, so
+    its answer never changes. ``NO_PROXY`` is honoured as requests does.
+    """
+    # NO_PROXY is applied here, for this site, so only the scheme entries are kept.
+    proxies = {k: v for k, v in requests.utils.get_environ_proxies(base_url).items() if k != "no"}
+    session.proxies.update(proxies)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and session.verify is True:
+        session.verify = bundle
+    session.trust_env = False
 
 
 def _default_user_agent() -> str:

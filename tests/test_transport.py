@@ -93,13 +93,41 @@ def test_timeouts_user_agent_and_counter(mock: responses.RequestsMock, fake: Fak
     assert [(r.method, r.status) for r in seen] == [("GET", 200), ("GET", 200)]
 
 
-def test_context_manager_closes_its_own_session_only() -> None:
+def test_context_manager_closes_its_own_session_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with Transport(BASE) as t:
         assert t.session.verify is True
     mine = requests.Session()
     with Transport(BASE, session=mine):
         pass
     assert mine.adapters  # a session passed in is left open
+
+
+def test_the_environment_is_read_once_per_site_not_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.net:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example.org")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/company-ca.pem")
+    t = Transport(BASE)
+    # requests would rescan the environment on every request (trust_env): resolved once instead.
+    assert t.session.trust_env is False
+    assert t.session.proxies == {"https": "http://proxy.example.net:3128"}
+    assert t.session.verify == "/etc/company-ca.pem"
+    inside = Transport("https://shop.internal.example.org")
+    assert inside.session.proxies == {} and inside.session.trust_env is False  # NO_PROXY honoured
+    assert Transport(BASE, verify=False).session.verify is False  # an explicit choice wins
+    mine = requests.Session()
+    Transport(BASE, session=mine)
+    assert mine.trust_env is True  # a session passed in is the caller's
+
+
+def test_the_connection_pool_grows_to_the_workers() -> None:
+    t = Transport(BASE)
+    assert t.session.get_adapter(BASE).poolmanager.connection_pool_kw["maxsize"] == 32
+    t.ensure_pool(48)
+    assert t.session.get_adapter(BASE).poolmanager.connection_pool_kw["maxsize"] == 48
+    t.ensure_pool(8)  # never shrinks below what is open
+    assert t.session.get_adapter(BASE).poolmanager.connection_pool_kw["maxsize"] == 48
 
 
 # -- JSON -------------------------------------------------------------------------

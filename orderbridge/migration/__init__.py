@@ -1,5 +1,6 @@
 """Migration runs: engine, state store, report and verification."""
 
+from orderbridge.migration.concurrency import AdaptiveLimit, Concurrency
 from orderbridge.migration.engine import Mode, Progress, Selection, content_hash, migrate
 from orderbridge.migration.report import Failure, MigrationReport, Mismatch, VerifyReport
 from orderbridge.migration.state import (
@@ -14,6 +15,8 @@ from orderbridge.migration.state import (
 from orderbridge.migration.verify import verify
 
 __all__ = [
+    "AdaptiveLimit",
+    "Concurrency",
     "Failure",
     "MigrationReport",
     "Mismatch",

@@ -19,7 +19,7 @@
     [run]
     state = "orderbridge-state.sqlite"       # relative paths are relative to this file
     report = "orderbridge-report.json"
-    workers = 4
+    workers = 8                              # fixed; leave out to adapt to the target
     mode = "skip"                            # or "update"
     max_failures = 50
 
@@ -53,6 +53,7 @@ from attrs import field, frozen
 
 from orderbridge.backend import Backend
 from orderbridge.errors import ConfigurationError
+from orderbridge.migration.concurrency import DEFAULT_MAX_WORKERS, Concurrency
 from orderbridge.migration.engine import Selection
 from orderbridge.options import (
     OptionError,
@@ -79,7 +80,12 @@ class RunOptions:
 
     state: Path = option(Path("orderbridge-state.sqlite"), doc="the state file (relative to this file)")
     report: Path | None = option(None, doc="where the JSON report is written (none: not written)")
-    workers: int = option(4, doc="orders in flight at once (at least 1)")
+    workers: int | None = option(
+        None, doc="orders in flight at once, fixed (none: adapted to the target, up to max_workers)"
+    )
+    max_workers: int = option(
+        DEFAULT_MAX_WORKERS, doc="the ceiling of the adapted number of orders in flight"
+    )
     mode: Literal["skip", "update"] = option("skip", doc="an order written before: skip it, or update it")
     dry_run: bool = option(False, doc="read and plan only: nothing is written to the target")
     max_failures: int | None = option(None, doc="stop after this many failed orders (none: never)")
@@ -111,7 +117,8 @@ class RunConfig:
     target: dict[str, Any] = field(repr=False)
     state: Path
     report: Path | None = None
-    workers: int = 4
+    workers: int | None = None
+    max_workers: int = DEFAULT_MAX_WORKERS
     mode: str = "skip"
     dry_run: bool = False
     max_failures: int | None = None
@@ -119,6 +126,10 @@ class RunConfig:
     reference_tables: dict[str, dict[str, str]] = field(factory=dict)
     identity: bool = True
     on_unresolved: str = "fail"
+
+    def concurrency(self) -> Concurrency:
+        """The run's concurrency policy: ``workers`` fixed, else adaptive up to ``max_workers``."""
+        return Concurrency.of(self.workers, maximum=self.max_workers)
 
     def resolver(self) -> ReferenceResolver:
         """The reference resolver the target is given."""
@@ -174,7 +185,7 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **over
             raise OptionError(f"[{name}]", "", f"unknown section; {hint}")
     given = {**_table(data, "run"), **{k: v for k, v in overrides.items() if v is not None}}
     run = structure_options(RunOptions, given, where="[run]", from_python=False, environ={})
-    _check_at_least(run, workers=1, limit=0, max_failures=0)
+    _check_at_least(run, workers=1, max_workers=1, limit=0, max_failures=0)
     tables, refs = _references(_table(data, "references"))
 
     def path_of(value: Path) -> Path:
@@ -186,6 +197,7 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **over
         state=path_of(run.state),
         report=path_of(run.report) if run.report is not None else None,
         workers=run.workers,
+        max_workers=run.max_workers,
         mode=run.mode,
         dry_run=run.dry_run,
         max_failures=run.max_failures,

@@ -12,7 +12,7 @@ at a time and bound to its source and target endpoints.
 Orders that fail transiently get a final pass with backoff; rows a killed run
 left pending are finished even when this run's selection does not reach them.
 Memory does not grow with the source: orders are read lazily and at most
-``2 x concurrency`` are in flight (the ledger holds a compact copy of each
+the concurrency limit are in flight (the ledger holds a compact copy of each
 target order while it is in use).
 """
 
@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -38,11 +39,13 @@ from orderbridge.errors import (
     PreflightFailed,
     UnsupportedOperation,
 )
+from orderbridge.migration.concurrency import AdaptiveLimit, Concurrency
 from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import MigrationReport
 from orderbridge.migration.settle import Mode, OrderMigrator, content_hash
 from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore, now_text
 from orderbridge.model import Order
+from orderbridge.transport import Transport
 
 __all__ = ["FINAL_PASS_DELAYS", "Mode", "Progress", "Selection", "content_hash", "migrate"]
 
@@ -146,7 +149,7 @@ def migrate(
     state: str | Path | StateStore | None = "orderbridge-state.sqlite",
     dry_run: bool = False,
     mode: str = Mode.SKIP,
-    concurrency: int = 4,
+    concurrency: int | Concurrency | None = None,
     selection: Selection | None = None,
     max_failures: int | None = None,
     progress: Progress | None = None,
@@ -158,14 +161,22 @@ def migrate(
 
     ``state`` is the state file (or a :class:`StateStore`), held by this run
     alone and bound to both endpoints; a dry run reads it when it exists and
-    never writes it, nor the target. ``concurrency`` worker threads write in
-    parallel (reads stay in order on the calling thread). Orders that failed
+    never writes it, nor the target. ``concurrency`` is how many orders are
+    written at once: ``None`` (the default) adapts it to the target
+    (:class:`~orderbridge.migration.concurrency.Concurrency`: grows while the
+    target keeps up, shrinks on 429, 5xx or rising latency, between 1 and 32),
+    an integer fixes it; reads stay in order on the calling thread. Orders that failed
     transiently are tried again after each of ``final_pass_delays`` (waited
     with ``sleep``). ``max_failures`` stops the run early. Setting ``stop``
     (or Ctrl-C) lets the orders in flight finish and returns a report marked
     interrupted.
     """
-    _check_arguments(source, target, dry_run=dry_run, mode=mode, concurrency=concurrency)
+    _check_arguments(source, target, dry_run=dry_run, mode=mode)
+    try:
+        policy = Concurrency.of(concurrency)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    limit = AdaptiveLimit(policy)
     selection = selection or Selection()
     store, owned, state_path = _open_store(state, dry_run)
     report = MigrationReport(
@@ -175,6 +186,8 @@ def migrate(
         mode=mode,
         state_path=state_path,
         started_at=datetime.now(UTC).isoformat(),
+        concurrency=policy.describe(),
+        workers=limit.limit,
     )
     started = time.monotonic()
     requests_before = _requests(target)
@@ -198,12 +211,17 @@ def migrate(
         run_started = now_text()
         if not dry_run:
             store.begin_run()
-        _drive(run, selection, concurrency, _total(source, selection), progress)
+        with _listening(target, limit):
+            _drive(run, selection, limit, _total(source, selection), progress)
+            if not dry_run:
+                _final_passes(run, limit, final_pass_delays, sleep)
+                _finish_left_pending(run, run_started, limit)
         if not dry_run:
-            _final_passes(run, concurrency, final_pass_delays, sleep)
-            _finish_left_pending(run, run_started, concurrency)
             store.end_run(clean=not store.counts().get("pending") and not report.conflicts)
     finally:
+        report.workers = limit.limit
+        report.workers_peak = limit.peak
+        report.workers_mean = round(limit.mean(), 1)
         report.duration_seconds = time.monotonic() - started
         report.finished_at = datetime.now(UTC).isoformat()
         report.target_requests = _requests(target) - requests_before
@@ -220,11 +238,9 @@ def migrate(
     return report
 
 
-def _check_arguments(source: Backend, target: Backend, *, dry_run: bool, mode: str, concurrency: int) -> None:
+def _check_arguments(source: Backend, target: Backend, *, dry_run: bool, mode: str) -> None:
     if mode not in (Mode.SKIP, Mode.UPDATE):
         raise ConfigurationError(f"mode must be 'skip' or 'update', not {mode!r}")
-    if concurrency < 1:
-        raise ConfigurationError("concurrency must be at least 1")
     if Capability.READ not in source.capabilities:
         raise UnsupportedOperation(source.name, "read (as a migration source)", source.capabilities)
     if not dry_run and Capability.CREATE not in target.capabilities:
@@ -296,7 +312,11 @@ def _total(source: Backend, selection: Selection) -> int | None:
 
 
 def _drive(
-    run: OrderMigrator, selection: Selection, concurrency: int, total: int | None, progress: Progress | None
+    run: OrderMigrator,
+    selection: Selection,
+    limit: AdaptiveLimit,
+    total: int | None,
+    progress: Progress | None,
 ) -> None:
     done = 0
     in_flight: set[Future[None]] = set()
@@ -310,7 +330,7 @@ def _drive(
             if progress is not None:
                 progress(done, total, report)
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="orderbridge-worker") as pool:
+    with _pool(limit) as pool:
         try:
             for record in _guarded(run, selected_records(run.source, selection)):
                 if run.stop.is_set():
@@ -323,10 +343,10 @@ def _drive(
                     if progress is not None:
                         progress(done, total, report)
                     continue
-                in_flight.add(pool.submit(run.handle, record))
-                if len(in_flight) >= 2 * concurrency:
+                while len(in_flight) >= limit.limit:
                     finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     settle(finished)
+                in_flight.add(pool.submit(_timed, run, limit, record))
             finished, in_flight = wait(in_flight)
             settle(finished)
         except KeyboardInterrupt:
@@ -337,6 +357,35 @@ def _drive(
             settle(finished)
     if run.stop.is_set() and report.stopped_reason is None:
         report.interrupted = True
+
+
+def _pool(limit: AdaptiveLimit) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=limit.policy.ceiling, thread_name_prefix="orderbridge-worker")
+
+
+def _timed(run: OrderMigrator, limit: AdaptiveLimit, order: Order) -> None:
+    """Handle one order, telling the limit how long it took."""
+    started = limit.order_started()
+    try:
+        run.handle(order)
+    finally:
+        limit.order_finished(started)
+        run.report.workers = limit.limit
+
+
+@contextmanager
+def _listening(target: Backend, limit: AdaptiveLimit) -> Iterator[None]:
+    """Feed the target transport's answers (429, 5xx, failures) to ``limit`` while the run lasts."""
+    transport = getattr(target, "transport", None)
+    if not isinstance(transport, Transport) or not limit.adaptive:
+        yield
+        return
+    transport.ensure_pool(limit.policy.ceiling)
+    transport.on_request.append(limit.on_answer)
+    try:
+        yield
+    finally:
+        transport.on_request.remove(limit.on_answer)
 
 
 def _guarded(run: OrderMigrator, records: Iterator[Order | InvalidOrder]) -> Iterator[Order | InvalidOrder]:
@@ -364,14 +413,22 @@ def _note_paging(run: OrderMigrator) -> None:
         run.report.source_notes = list(stats.notes)
 
 
-def _handle_all(run: OrderMigrator, orders: list[Order], concurrency: int) -> None:
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="orderbridge-worker") as pool:
-        for future in [pool.submit(run.handle, order) for order in orders]:
+def _handle_all(run: OrderMigrator, orders: list[Order], limit: AdaptiveLimit) -> None:
+    """Handle ``orders``, at most the current limit at once."""
+    in_flight: set[Future[None]] = set()
+    with _pool(limit) as pool:
+        for order in orders:
+            while len(in_flight) >= limit.limit:
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()
+            in_flight.add(pool.submit(_timed, run, limit, order))
+        for future in wait(in_flight).done:
             future.result()
 
 
 def _final_passes(
-    run: OrderMigrator, concurrency: int, delays: tuple[float, ...], sleep: Callable[[float], None]
+    run: OrderMigrator, limit: AdaptiveLimit, delays: tuple[float, ...], sleep: Callable[[float], None]
 ) -> None:
     """Try the orders that failed transiently again, waiting longer before each pass."""
     for number, delay in enumerate(delays, start=1):
@@ -381,14 +438,14 @@ def _final_passes(
         run.final = number == len(delays)
         log.info("final pass %d: %d order(s) that failed transiently, in %.0f s", number, len(batch), delay)
         sleep(delay)
-        _handle_all(run, batch, concurrency)
+        _handle_all(run, batch, limit)
     run.final = True
     leftover, run.retry = run.retry, []
     for order in leftover:  # no pass left (none configured, or the run was stopped)
         run.handle(order)
 
 
-def _finish_left_pending(run: OrderMigrator, run_started: str, concurrency: int) -> None:
+def _finish_left_pending(run: OrderMigrator, run_started: str, limit: AdaptiveLimit) -> None:
     """Finish rows an earlier run left pending that this run's selection did not reach."""
     if run.stop.is_set():
         return
@@ -407,4 +464,4 @@ def _finish_left_pending(run: OrderMigrator, run_started: str, concurrency: int)
         log.info("finishing %d order(s) an earlier run left unfinished", len(orders))
         with run.lock:
             run.report.read += len(orders)
-        _handle_all(run, orders, concurrency)
+        _handle_all(run, orders, limit)

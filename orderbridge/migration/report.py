@@ -68,6 +68,14 @@ class MigrationReport:
     """Second copies of one source order (provably orderbridge's) that were deleted."""
     target_requests: int = 0
     """Requests sent to the target (when its backend counts them), ledger reads included."""
+    concurrency: str = ""
+    """The concurrency policy: ``"adaptive 1-32"`` or ``"fixed 8"``."""
+    workers: int = 0
+    """Orders in flight allowed now (at the end: when the run finished)."""
+    workers_peak: int = 0
+    """The most orders in flight the run allowed."""
+    workers_mean: float = 0.0
+    """Orders in flight allowed, averaged over the run's time."""
     source_claimed: int | None = None
     """How many orders the source said it holds (its list total), when it says."""
     source_notes: list[str] = Factory(list)
@@ -164,6 +172,12 @@ class MigrationReport:
                 "notes": list(self.source_notes),
             },
             "target_requests": self.target_requests,
+            "concurrency": {
+                "policy": self.concurrency,
+                "final": self.workers,
+                "peak": self.workers_peak,
+                "mean": self.workers_mean,
+            },
             "ledger": self.ledger,
             "adopted": list(self.adopted_ids),
             "conflicts": [{"source_id": c.source_id, "target_ids": c.target_ids} for c in self.conflict_list],
@@ -195,7 +209,12 @@ class MigrationReport:
             f"{title} {self.source} -> {self.target} (mode {self.mode})",
             f"  read {self.read}, written {self.written}, adopted {self.adopted}, updated {self.updated}, "
             f"skipped {self.skipped}, conflicts {self.conflicts}, failed {self.failed}",
-            f"  took {self.duration_seconds:.1f} s, {self.orders_per_second:.1f} orders/s",
+            f"  took {self.duration_seconds:.1f} s, {self.orders_per_second:.1f} orders/s"
+            + (
+                f", workers {self.concurrency} (mean {self.workers_mean:g}, peak {self.workers_peak})"
+                if self.concurrency
+                else ""
+            ),
         ]
         for note in self.source_notes[:5]:
             lines.append(f"  source: {note}")
