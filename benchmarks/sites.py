@@ -16,12 +16,14 @@ TOKEN_PATH = "/api/v1/oauth/token"
 
 def main() -> None:
     count, latency = int(sys.argv[1]), float(sys.argv[2])
+    rate_limit = float(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] != "none" else None
     sim = available_simulators()["webinone"]
     old = sim(client_id="old", client_secret="old-secret", id_start=28000)
     new = sim(client_id="new", client_secret="new-secret", id_start=1000)
     old.seed(count, seed=2)
     faults = Faults(latency=latency, exempt_paths=frozenset({TOKEN_PATH}))
-    with SimServer(old, faults=faults) as old_server, SimServer(new, faults=faults) as new_server:
+    limited = Faults(latency=latency, rate_limit=rate_limit, exempt_paths=frozenset({TOKEN_PATH}))
+    with SimServer(old, faults=faults) as old_server, SimServer(new, faults=limited) as new_server:
         info = {
             "old": {"url": old_server.url, **old.credentials()},
             "new": {"url": new_server.url, **new.credentials()},
