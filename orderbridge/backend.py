@@ -25,6 +25,7 @@ from orderbridge.options import OptionError, declared_options, structure_options
 
 if TYPE_CHECKING:
     from orderbridge.paging import PagingStats
+    from orderbridge.references import ReferenceResolver
 
 __all__ = ["Backend", "Capability", "Loss", "Stamp", "WriteJournal"]
 
@@ -147,6 +148,18 @@ class Backend:
     """What instances can do: names from :class:`Capability`."""
     description: ClassVar[str] = ""
     """One line for ``orderbridge backends``."""
+    id_space: ClassVar[str | None] = None
+    """The system whose ids this backend's orders carry (member, product, status ids...).
+
+    ``None`` (the default) means the backend's own :attr:`name`. Backends whose
+    sites share ids declare one space: ``webinone-v1`` and ``webinone-v2`` both
+    declare ``"webinone"`` (a v1 site and its v2 successor keep their ids).
+    A backend that holds canonical orders of other systems and gives them no
+    ids of its own declares :data:`~orderbridge.references.NO_ID_SPACE`
+    (``jsonl``). See :func:`orderbridge.shares_ids`."""
+    resolver: ReferenceResolver | None = None
+    """The reference resolver a target resolves references with, when it takes one
+    (its ``resolver=`` option); ``None`` for a backend that needs no references."""
     on_unresolved: str = "fail"
     """What a write does with a reference it cannot resolve: ``"fail"`` the order
     (before any request) or ``"omit"`` the reference and write the rest."""

@@ -80,6 +80,8 @@ class _WebinOne(ob.Backend):
     """What both WebinOne backends share: configuration, transport, paging."""
 
     natural_key_fields: ClassVar[tuple[str, ...]] = ("number", "name")
+    id_space: ClassVar[str | None] = tr.ID_SPACE  # v1 and v2 of one site lineage share ids
+    resolver: ob.ReferenceResolver  # always set: the default resolves by identity
     _version: ClassVar[str]
     _reference_kinds: ClassVar[frozenset[str]] = frozenset(ob.REFERENCE_KINDS)
     """The reference kinds a write of this backend sends."""
@@ -362,6 +364,15 @@ class _WebinOne(ob.Backend):
                 raise ob.UnresolvedReference(kind=kind, value=value, order=order.label, target=self.name)
             # "omit": written without this reference (a dry run reports it)
         return refs
+
+    def _prepare(self, order: ob.Order) -> tuple[ob.Order, dict[str, str]]:
+        """``order`` as a write may send it (no other system's ids) and its resolved references.
+
+        References are resolved from the order as the source holds it: a member
+        table is keyed by the source's member id.
+        """
+        refs = self._resolve(order)
+        return tr.without_foreign_ids(order), refs
 
     def unresolved_references(self, order: ob.Order) -> list[tuple[str, str]]:
         """The ``(kind, value)`` references ``order`` needs that cannot be resolved; no request is sent."""
@@ -732,7 +743,7 @@ class WebinOneV2(_WebinOne):
     def _create_order(
         self, order: ob.Order, *, journal: ob.WriteJournal | None = None, stamp: ob.Stamp | None = None
     ) -> ob.Order:
-        refs = self._resolve(order)  # UnresolvedReference before any request
+        order, refs = self._prepare(order)  # UnresolvedReference before any request
         created = self.create_order_doc(self.order_create_body(order, refs))
         order_id = str(created.get("Id")) if created.get("Id") is not None else None
         if order_id is None:
@@ -835,7 +846,7 @@ class WebinOneV2(_WebinOne):
         journal: ob.WriteJournal | None = None,
         stamp: ob.Stamp | None = None,
     ) -> ob.Order:
-        refs = self._resolve(order)  # UnresolvedReference before any request
+        order, refs = self._prepare(order)  # UnresolvedReference before any request
         # A copy find_order just found is finished from the document that found it (no second GET).
         with self._seen_lock:
             found = self._found_docs.pop(remote_id, None)
@@ -1144,7 +1155,7 @@ class WebinOneV1(_WebinOne):
         journal: ob.WriteJournal | None = None,
         stamp: ob.Stamp | None = None,
     ) -> ob.Order:
-        refs = self._resolve(order)  # UnresolvedReference before any request
+        order, refs = self._prepare(order)  # UnresolvedReference before any request
         current = self.get_order(remote_id)
         want = self.order_update_body(remote_id, order, refs, current)
         if want == self.order_update_body(remote_id, current, _current_refs(current), current):

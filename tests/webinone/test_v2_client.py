@@ -442,6 +442,26 @@ def test_resolved_ids_are_sent(mock: responses.RequestsMock) -> None:
     assert calls[1] == ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "4001"})
 
 
+def test_an_order_of_another_platform_sends_none_of_its_ids(mock: responses.RequestsMock) -> None:
+    # The same order as a cart's (ids of the cart), identity on: the member, status, parent order,
+    # products and attributes are the cart's ids, never sent; assets come from the tables by code.
+    order = source_order().evolve(source=ob.SourceRef("lunasoft-cart", "5000"), parent_order_ref="4999")
+    foreign = {"28049", "13176", "4999", "3105", "3103", "502", "5022"}
+    client = WebinOneV2(BASE, token="tok", resolver=resolver(), on_unresolved="omit")
+    assert client.plan_references(order)["member"] is None  # identity does not cross platforms
+    register_create(mock)
+    client.create_order(order)
+    calls = sent(mock.calls)
+    order_body = calls[0][3]
+    assert not {"MemberId", "StatusId", "MainOrderId"} & set(order_body), order_body
+    lines = [body for _, path, _, body in calls if path.endswith("/order-lines")]
+    assert [(b["ProductId"], b["Attributes"]) for b in lines] == [(None, []), (None, [])]
+    # A table value is the target's id: sent.
+    assert ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "4001"}) in calls
+    sent_values = {str(v) for _, _, _, body in calls if isinstance(body, dict) for v in body.values()}
+    assert not sent_values & foreign
+
+
 def test_table_values_are_sent_as_written(mock: responses.RequestsMock) -> None:
     # The pages type DiscountId (and the other asset ids) as strings: an operator's
     # table value is the site's id even when it is not all digits.
