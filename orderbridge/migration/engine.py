@@ -45,6 +45,7 @@ from orderbridge.migration.report import MigrationReport
 from orderbridge.migration.settle import Mode, OrderMigrator, content_hash
 from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore, now_text
 from orderbridge.model import Order
+from orderbridge.references import NO_ID_SPACE, id_space_of
 from orderbridge.transport import Transport
 
 __all__ = ["FINAL_PASS_DELAYS", "Mode", "Progress", "Selection", "content_hash", "migrate"]
@@ -172,6 +173,7 @@ def migrate(
     interrupted.
     """
     _check_arguments(source, target, dry_run=dry_run, mode=mode)
+    _warn_about_identity(source, target)
     try:
         policy = Concurrency.of(concurrency)
     except ValueError as exc:
@@ -258,6 +260,22 @@ def _preflight(source: Backend, target: Backend) -> None:
             raise
         except OrderbridgeError as exc:
             raise PreflightFailed(f"the {side} ({backend.endpoint()}) failed its check: {exc}") from None
+
+
+def _warn_about_identity(source: Backend, target: Backend) -> None:
+    """Say once, at the start, that identity cannot resolve references between two id spaces."""
+    resolver = target.resolver
+    if resolver is None or not resolver.identity:
+        return
+    ids, wanted = id_space_of(source), id_space_of(target)
+    if ids in (NO_ID_SPACE, wanted):
+        return  # one id space (identity is the operator's call), or each order names its own
+    log.warning(
+        "identity does not apply: %s orders hold %s ids and %s takes %s ids; "
+        "references (statuses, members, vouchers...) must come from mapping tables "
+        "([references.<kind>]) or a plugin hook, and those that do not are unresolved",
+        source.name, ids, target.name, wanted,
+    )  # fmt: skip
 
 
 def _read_ledger(
