@@ -288,11 +288,26 @@ class Backend:
     def preflight(self) -> None:
         """Check read-only that the site answers and takes the credentials, within seconds.
 
-        The default lists the orders' count (a token and one list request on an
-        HTTP API). Runs call it for both ends before reading a single order.
+        The default first checks the mapped reference ids of :attr:`resolver`
+        (:meth:`check_references`, no request), then lists the orders' count (a
+        token and one list request on an HTTP API). Runs, ``verify`` and
+        ``export`` call it for each end they use before reading a single order.
         """
+        if self.resolver is not None:
+            self.check_references(self.resolver)
         if Capability.READ in self.capabilities:
             self.count_orders()
+
+    def check_references(self, resolver: ReferenceResolver) -> None:
+        """Check the target ids in ``resolver``'s mapping tables as far as the API allows.
+
+        Raise :class:`~orderbridge.errors.ConfigurationError` in one line naming
+        the table, the key and the value of the first id that cannot be one of
+        this site's (a text where the API types the id as an integer, say), or
+        that the site says does not exist, when its API can be asked. The
+        default checks nothing. Called by :meth:`preflight`, before any order
+        is read.
+        """
 
     # ------------------------------------------------------------ the ledger (a migration target's side)
 

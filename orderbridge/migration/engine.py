@@ -48,7 +48,15 @@ from orderbridge.model import Order
 from orderbridge.references import NO_ID_SPACE, id_space_of
 from orderbridge.transport import Transport
 
-__all__ = ["FINAL_PASS_DELAYS", "Mode", "Progress", "Selection", "content_hash", "migrate"]
+__all__ = [
+    "FINAL_PASS_DELAYS",
+    "Mode",
+    "Progress",
+    "Selection",
+    "content_hash",
+    "migrate",
+    "preflight",
+]
 
 log = logging.getLogger("orderbridge.migration")
 
@@ -197,7 +205,7 @@ def migrate(
         if not dry_run:
             store.lock()
         store.bind(source.endpoint(), target.endpoint())
-        _preflight(source, target)
+        preflight(source=source, target=target)
         run = OrderMigrator(
             source=source,
             target=target,
@@ -251,9 +259,15 @@ def _check_arguments(source: Backend, target: Backend, *, dry_run: bool, mode: s
         raise UnsupportedOperation(target.name, "update (mode 'update')", target.capabilities)
 
 
-def _preflight(source: Backend, target: Backend) -> None:
-    """Both ends answer and take their credentials, before anything is read or written."""
-    for side, backend in (("source", source), ("target", target)):
+def preflight(**ends: Backend) -> None:
+    """Check each end read-only (:meth:`Backend.preflight`) before anything is read or written.
+
+    Called as ``preflight(source=..., target=...)``: a failure is one
+    :class:`~orderbridge.errors.PreflightFailed` line naming the side and its
+    endpoint; a :class:`~orderbridge.errors.ConfigurationError` (a mapping-table
+    value that cannot be an id, say) is raised as it is.
+    """
+    for side, backend in ends.items():
         try:
             backend.preflight()
         except ConfigurationError:

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from functools import partial
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orderbridge as ob
@@ -378,6 +378,29 @@ class _WebinOne(ob.Backend):
         """The ``(kind, value)`` references ``order`` needs that cannot be resolved; no request is sent."""
         plan = self.plan_references(order)
         return [(kind, value) for kind, value in self.references(order) if plan.get(kind) is None]
+
+    def check_references(self, resolver: ob.ReferenceResolver) -> None:
+        """Every mapped status and member id is an integer, as the API pages type them.
+
+        The pages have no catalog endpoints, so whether an id exists cannot be
+        asked; but a ``StatusId`` or ``MemberId`` that is no positive integer can
+        never name one (every order document shows both as integers). One
+        :class:`~orderbridge.ConfigurationError` names the table, key and value.
+        """
+        for kind, field in _INTEGER_IDS.items():
+            if kind not in self._reference_kinds:
+                continue
+            for key, value in resolver.tables.get(kind, {}).items():
+                if not wire.is_target_id(value):
+                    raise ob.ConfigurationError(
+                        f"[references.{kind}] {key!r} = {value!r}: {self.name} takes {field} as an "
+                        "integer id, and this value can never be one"
+                    )
+
+
+_INTEGER_IDS: Final = {"status": "StatusId", "member": "MemberId"}
+"""Reference kinds whose ids the API pages type as integers (``StatusId``, ``StatusShort.Id``,
+``MemberId`` in every order document); asset ids are typed as text (``"DiscountId": "string"``)."""
 
 
 def _order_fields(order: ob.Order, refs: Mapping[str, str], tracking_key: str) -> dict[str, Any]:

@@ -705,3 +705,33 @@ def test_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ob.ConfigurationError, match="base_url"):
         WebinOneV2(token="t")
     assert ob.connect("webinone-v2", base_url=BASE, token="t").name == "webinone-v2"
+
+
+# ------------------------------------------------------------------ preflight of the mapped ids
+
+
+@pytest.mark.parametrize(
+    ("tables", "named"),
+    [
+        ({"status": {"Paid": "paid"}}, "[references.status] 'Paid' = 'paid': webinone-v2 takes StatusId"),
+        ({"member": {"28049": "M-7"}}, "[references.member] '28049' = 'M-7': webinone-v2 takes MemberId"),
+        ({"status": {"Paid": "0"}}, "[references.status] 'Paid' = '0'"),  # 0 is the pages' "no id"
+    ],
+)
+def test_preflight_refuses_a_mapped_id_the_api_types_as_an_integer(
+    mock: responses.RequestsMock, tables: dict[str, dict[str, str]], named: str
+) -> None:
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    with pytest.raises(ob.ConfigurationError) as info:
+        client.preflight()
+    assert str(info.value).startswith(named) and "\n" not in str(info.value)
+    assert len(mock.calls) == 0  # before any request
+
+
+def test_preflight_takes_integer_ids_and_asset_ids_as_text(mock: responses.RequestsMock) -> None:
+    # The pages type DiscountId, GiftVoucherId, ShippingOptionId and TaxId as strings: not checked.
+    tables = {"status": {"Paid": 2041}, "member": {"28049": "51230"}, "discount": {"SPRING10": "D1"}}
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    add_json(mock, "GET", V2, page([], total=0))
+    client.preflight()
+    assert [c[1] for c in sent(mock.calls)] == ["/api/v2/admin/orders"]
