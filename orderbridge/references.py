@@ -152,11 +152,14 @@ def foreign_id_losses(
     if not found:
         return ()
     assert order.source is not None  # an order without a source shares every id space
-    reason = (
-        f"a {id_space_of(order.source.backend) or order.source.backend} id, "
-        f"not a {id_space_of(target)} id: not written"
-    )
+    theirs = id_space_of(order.source.backend) or order.source.backend
+    reason = f"{_a(theirs)} id, not {_a(id_space_of(target))} id: not written"
     return tuple(Loss(field, reason) for field in found)
+
+
+def _a(space: str) -> str:
+    """``space`` with its article: "a webinone", "an acme"."""
+    return f"an {space}" if space and space[0].lower() in "aeiou" else f"a {space}"
 
 
 class ReferenceResolver:
