@@ -55,15 +55,21 @@ def test_unknown_kind_in_tables_is_a_configuration_error() -> None:
         ob.ReferenceResolver({"colour": {"red": 1}})
 
 
-def test_a_plugin_hook_resolves_before_identity(fresh_plugins: None) -> None:
-    class CrmLookup:
+def _register_lookup(want_kind: str, answer: str, want_value: str | None = None) -> None:
+    """A plugin whose hook answers ``answer`` for ``want_kind`` (and ``want_value``, when given)."""
+
+    class Lookup:
         @ob.hookimpl
         def orderbridge_resolve_reference(
             self, kind: str, value: str, order: ob.Order, target: ob.Backend
         ) -> str | None:
-            return "51230" if kind == "member" and value == "28049" else None
+            return answer if kind == want_kind and want_value in (None, value) else None
 
-    ob.register(CrmLookup(), name="crm-lookup")
+    ob.register(Lookup(), name=f"lookup-{want_kind}")
+
+
+def test_a_plugin_hook_resolves_before_identity(fresh_plugins: None) -> None:
+    _register_lookup("member", "51230", "28049")
     resolver = ob.ReferenceResolver({"member": {"1": "2"}})
     assert resolver.resolve("member", "28049", order=ORDER, target=Target()) == "51230"
     assert resolver.resolve("member", "1", order=ORDER, target=Target()) == "2"  # tables still first
@@ -75,14 +81,7 @@ def test_a_plugin_hook_resolves_before_identity(fresh_plugins: None) -> None:
 
 
 def test_lookup_origin_says_which_step_resolved(fresh_plugins: None) -> None:
-    class VoucherLookup:
-        @ob.hookimpl
-        def orderbridge_resolve_reference(
-            self, kind: str, value: str, order: ob.Order, target: ob.Backend
-        ) -> str | None:
-            return "GV-9" if kind == "gift_voucher" else None
-
-    ob.register(VoucherLookup(), name="voucher-lookup")
+    _register_lookup("gift_voucher", "GV-9")
     resolver = ob.ReferenceResolver({"discount": {"SAVE10": "D1"}}, identity=frozenset({"tax"}))
     assert resolver.lookup_origin("discount", "SAVE10", order=ORDER, target=Target()) == ("D1", "table")
     assert resolver.lookup_origin("gift_voucher", "XMAS", order=ORDER, target=Target()) == ("GV-9", "hook")
@@ -138,14 +137,7 @@ def test_identity_applies_within_one_id_space() -> None:
 def test_identity_is_refused_across_id_spaces_but_tables_and_hooks_still_answer(
     fresh_plugins: None,
 ) -> None:
-    class VoucherLookup:
-        @ob.hookimpl
-        def orderbridge_resolve_reference(
-            self, kind: str, value: str, order: ob.Order, target: ob.Backend
-        ) -> str | None:
-            return "5001" if kind == "gift_voucher" and value == "XMAS" else None
-
-    ob.register(VoucherLookup(), name="voucher-lookup")
+    _register_lookup("gift_voucher", "5001", "XMAS")
     resolver = ob.ReferenceResolver({"member": {"4483": "28049"}})
     target = ob.get_backend("webinone-v2")(token="t", base_url="https://shop.example.com")
     order = LUNASOFT_ORDER
