@@ -92,12 +92,23 @@ from orderbridge.plugins import (
     register,
     unregister,
 )
-from orderbridge.references import REFERENCE_KINDS, ReferenceResolver
+from orderbridge.references import (
+    NO_ID_SPACE,
+    REFERENCE_ID_FIELDS,
+    REFERENCE_KINDS,
+    ReferenceResolver,
+    foreign_id_losses,
+    foreign_ids,
+    id_space_of,
+    shares_ids,
+)
 from orderbridge.transport import Transport
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "NO_ID_SPACE",
+    "REFERENCE_ID_FIELDS",
     "REFERENCE_KINDS",
     "SCHEMA_VERSION",
     "Address",
@@ -167,8 +178,11 @@ __all__ = [
     "canonical_converter",
     "connect",
     "declared_options",
+    "foreign_id_losses",
+    "foreign_ids",
     "get_backend",
     "hookimpl",
+    "id_space_of",
     "iter_jsonl",
     "iter_jsonl_records",
     "make_converter",
@@ -181,6 +195,7 @@ __all__ = [
     "parse_aware_datetime",
     "parse_decimal",
     "register",
+    "shares_ids",
     "structure_options",
     "unregister",
     "verify",

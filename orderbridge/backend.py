@@ -25,6 +25,7 @@ from orderbridge.options import OptionError, declared_options, structure_options
 
 if TYPE_CHECKING:
     from orderbridge.paging import PagingStats
+    from orderbridge.references import ReferenceResolver
 
 __all__ = ["Backend", "Capability", "Loss", "Stamp", "WriteJournal"]
 
@@ -147,6 +148,18 @@ class Backend:
     """What instances can do: names from :class:`Capability`."""
     description: ClassVar[str] = ""
     """One line for ``orderbridge backends``."""
+    id_space: ClassVar[str | None] = None
+    """The system whose ids this backend's orders carry (member, product, status ids...).
+
+    ``None`` (the default) means the backend's own :attr:`name`. Backends whose
+    sites share ids declare one space: ``webinone-v1`` and ``webinone-v2`` both
+    declare ``"webinone"`` (a v1 site and its v2 successor keep their ids).
+    A backend that holds canonical orders of other systems and gives them no
+    ids of its own declares :data:`~orderbridge.references.NO_ID_SPACE`
+    (``jsonl``). See :func:`orderbridge.shares_ids`."""
+    resolver: ReferenceResolver | None = None
+    """The reference resolver a target resolves references with, when it takes one
+    (its ``resolver=`` option); ``None`` for a backend that needs no references."""
     on_unresolved: str = "fail"
     """What a write does with a reference it cannot resolve: ``"fail"`` the order
     (before any request) or ``"omit"`` the reference and write the rest."""
@@ -275,11 +288,26 @@ class Backend:
     def preflight(self) -> None:
         """Check read-only that the site answers and takes the credentials, within seconds.
 
-        The default lists the orders' count (a token and one list request on an
-        HTTP API). Runs call it for both ends before reading a single order.
+        The default first checks the mapped reference ids of :attr:`resolver`
+        (:meth:`check_references`, no request), then lists the orders' count (a
+        token and one list request on an HTTP API). Runs, ``verify`` and
+        ``export`` call it for each end they use before reading a single order.
         """
+        if self.resolver is not None:
+            self.check_references(self.resolver)
         if Capability.READ in self.capabilities:
             self.count_orders()
+
+    def check_references(self, resolver: ReferenceResolver) -> None:
+        """Check the target ids in ``resolver``'s mapping tables as far as the API allows.
+
+        Raise :class:`~orderbridge.errors.ConfigurationError` in one line naming
+        the table, the key and the value of the first id that cannot be one of
+        this site's (a text where the API types the id as an integer, say), or
+        that the site says does not exist, when its API can be asked. The
+        default checks nothing. Called by :meth:`preflight`, before any order
+        is read.
+        """
 
     # ------------------------------------------------------------ the ledger (a migration target's side)
 

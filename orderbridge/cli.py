@@ -361,7 +361,8 @@ def _parse_options(pairs: Sequence[str], backend: str) -> dict[str, Any]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Stream every order of a backend into a canonical JSON Lines file."""
+    """Stream every order of a backend into a canonical JSON Lines file (after a read-only check)."""
+    from orderbridge.migration.engine import preflight
     from orderbridge.progress import ProgressDisplay
 
     if args.config:
@@ -373,10 +374,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise ob.ConfigurationError("export needs --from NAME (with --option KEY=VALUE) or --config FILE")
         values = _parse_options(args.option or [], args.source)
         source = ob.get_backend(args.source).configure(values, where="--option", from_python=False)
-    display = ProgressDisplay("exporting") if not args.quiet else None
+    display = None
     written = failed = 0
-    total = source.count_orders() if ob.Capability.READ in source.capabilities else None
     try:
+        # Before the output file is opened: a site that is not ready costs one line, not an empty file.
+        preflight(source=source)
+        total = source.count_orders() if ob.Capability.READ in source.capabilities else None
+        display = ProgressDisplay("exporting") if not args.quiet else None
         with open(args.to, "w", encoding="utf-8") as out:
             for record in source.iter_records():
                 if isinstance(record, ob.InvalidOrder):

@@ -8,35 +8,158 @@ target's ids, in this order:
 
 1. the caller's mapping tables (``{"status": {"Paid": "13176"}}``);
 2. the ``orderbridge_resolve_reference`` hook of installed plugins;
-3. identity, when enabled: the source's own id for the thing (``fallback``)
-   or else the value itself; right between two sites of one platform that
-   share ids (a cloned site), and the default for WebinOne to WebinOne.
+3. identity, when enabled and only when the order holds the target's own
+   ids (:func:`shares_ids`): the source's own id for the thing (``fallback``)
+   or else the value itself. With ``identity = true`` the operator declares
+   that two sites of one id space share ids (a cloned site, a v1 site and its
+   v2 successor); across platforms it never applies.
 
 A table or hook value is the target's id exactly as the operator (or plugin)
 wrote it; :meth:`ReferenceResolver.lookup_origin` also says which step gave
 it, so a backend can check only what identity guessed against its id format.
 An unresolved reference raises :class:`~orderbridge.errors.UnresolvedReference`
 naming the order, the kind and the value.
+
+Id spaces. Every reference id in a canonical order (member, product, status,
+discount, voucher, shipping option, tax, parent order, a line's attribute and
+option ids) belongs to the system the order came from: the id space of
+``order.source.backend`` (:func:`id_space_of`). A backend writes such an id
+only when the order shares its own id space (:func:`shares_ids`), and lists it
+in its losses otherwise (:func:`foreign_id_losses`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Final, Literal
 
-from orderbridge.errors import ConfigurationError, UnresolvedReference
+from orderbridge.errors import BackendNotFound, ConfigurationError, UnresolvedReference
 
 if TYPE_CHECKING:
-    from orderbridge.backend import Backend
+    from orderbridge.backend import Backend, Loss
     from orderbridge.model import Order
 
-__all__ = ["REFERENCE_KINDS", "ReferenceOrigin", "ReferenceResolver"]
+__all__ = [
+    "NO_ID_SPACE",
+    "REFERENCE_ID_FIELDS",
+    "REFERENCE_KINDS",
+    "ReferenceOrigin",
+    "ReferenceResolver",
+    "foreign_id_losses",
+    "foreign_ids",
+    "id_space_of",
+    "shares_ids",
+]
 
 REFERENCE_KINDS: Final = ("status", "member", "discount", "gift_voucher", "shipping_option", "tax")
 """The kinds of reference a resolver knows."""
 
 ReferenceOrigin = Literal["table", "hook", "identity"]
 """Which step resolved a reference: a mapping table, a plugin hook, or the identity fallback."""
+
+NO_ID_SPACE: Final = ""
+"""The ``id_space`` of a backend that gives orders no ids of its own (``jsonl``): each
+order it holds keeps the ``source`` it came from, whose id space its ids belong to."""
+
+REFERENCE_ID_FIELDS: Final = (
+    "customer.remote_id",
+    "status.remote_id",
+    "parent_order_ref",
+    "lines[].product_ref",
+    "lines[].attributes",
+    "discounts[].remote_id",
+    "gift_vouchers[].remote_id",
+    "shipping.remote_id",
+    "taxes[].remote_id",
+)
+"""The canonical fields that hold a reference id of the order's source system.
+
+An order's own id (``source.remote_id``) and the ids of its lines, payments and
+status changes name the order's own parts: a backend writes them only for an
+order of its own id space, and a target gives its copy new ones.
+"""
+
+# ---------------------------------------------------------------- id spaces
+
+
+def id_space_of(backend: str | Backend | type[Backend]) -> str:
+    """The id space of a backend: its ``id_space``, or its name when it declares none.
+
+    ``backend`` is a backend class or instance, or a name. A name that is no
+    installed backend is taken as an id space itself, so ``"webinone"`` and
+    ``"webinone-v2"`` both give ``"webinone"``.
+    """
+    if isinstance(backend, str):
+        from orderbridge.plugins import get_backend
+
+        try:
+            found = get_backend(backend)
+        except BackendNotFound:
+            return backend  # not installed here: the name is all we know of its ids
+        return id_space_of(found)
+    declared = backend.id_space
+    return backend.name if declared is None else declared
+
+
+def shares_ids(order: Order, target: str | Backend | type[Backend]) -> bool:
+    """Whether ``order``'s reference ids are ids of ``target``'s id space (see :func:`id_space_of`).
+
+    An order with no ``source`` is taken as holding the target's own ids (it
+    was made for the target, by hand or by a script). An order from a backend
+    with no id space of its own (:data:`NO_ID_SPACE`) shares ids with none.
+    """
+    if order.source is None:
+        return True
+    space = id_space_of(order.source.backend)
+    return space != NO_ID_SPACE and space == id_space_of(target)
+
+
+def foreign_ids(order: Order, target: str | Backend | type[Backend]) -> tuple[str, ...]:
+    """The fields of :data:`REFERENCE_ID_FIELDS` that ``order`` sets with ids ``target`` must not write.
+
+    Empty when the order shares ``target``'s id space. Pure: nothing but the
+    plugin registry is consulted.
+    """
+    if shares_ids(order, target):
+        return ()
+    return tuple(field for field in REFERENCE_ID_FIELDS if _holds(order, field))
+
+
+def _holds(order: Order, field: str) -> bool:
+    """Whether ``order`` sets the reference field ``field`` (a :data:`REFERENCE_ID_FIELDS` path)."""
+    head, _, name = field.partition(".")
+    if not name:
+        return getattr(order, head) is not None
+    if head.endswith("[]"):
+        parts = getattr(order, head[:-2])
+        return any(getattr(part, name) not in (None, ()) for part in parts)
+    part = getattr(order, head)
+    return part is not None and getattr(part, name) is not None
+
+
+def foreign_id_losses(
+    order: Order, target: str | Backend | type[Backend], fields: Collection[str] = REFERENCE_ID_FIELDS
+) -> tuple[Loss, ...]:
+    """One :class:`~orderbridge.backend.Loss` per field of ``fields`` that holds a foreign id.
+
+    ``fields`` are the reference fields the backend would write (default all).
+    The reason names both id spaces: ``"a lunasoft-cart id, not a webinone id:
+    not written"``.
+    """
+    from orderbridge.backend import Loss
+
+    found = [field for field in foreign_ids(order, target) if field in fields]
+    if not found:
+        return ()
+    assert order.source is not None  # an order without a source shares every id space
+    theirs = id_space_of(order.source.backend) or order.source.backend
+    reason = f"{_a(theirs)} id, not {_a(id_space_of(target))} id: not written"
+    return tuple(Loss(field, reason) for field in found)
+
+
+def _a(space: str) -> str:
+    """``space`` with its article: "a webinone", "an acme"."""
+    return f"an {space}" if space and space[0].lower() in "aeiou" else f"a {space}"
 
 
 class ReferenceResolver:
@@ -84,7 +207,8 @@ class ReferenceResolver:
         ``origin`` is ``"table"``, ``"hook"`` or ``"identity"``. A table or hook
         value is what the operator or plugin chose for this target; an identity
         value is only a guess (the source's own id or text), which a backend may
-        want to check against its id format before sending it.
+        want to check against its id format before sending it. Identity answers
+        only for an order that shares ``target``'s id space (:func:`shares_ids`).
         """
         table = self.tables.get(kind)
         if table is not None and value in table:
@@ -97,7 +221,9 @@ class ReferenceResolver:
             )
             if answer is not None:
                 return str(answer), "hook"
-        if kind in self.identity:
+        if kind in self.identity and shares_ids(order, target):
+            # Identity is the operator's word that both sites share ids; it never
+            # reaches across id spaces (a Lunasoft member id is no WebinOne member).
             return (fallback if fallback is not None else value), "identity"
         return None, None
 

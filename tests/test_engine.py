@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 import orderbridge as ob
 from orderbridge.migration import Selection, SQLiteStateStore, migrate
+from orderbridge.migration.engine import _warn_about_identity
 
 from .fakes import MemoryTarget
 
@@ -337,3 +340,47 @@ def test_a_run_is_refused_by_the_lock_before_it_opens_the_database(tmp_path: Pat
             SQLiteStateStore(tmp_path / "state.sqlite", lock=True)
     finally:
         holder.close()
+
+
+class _WebinOneClone(MemoryTarget):
+    """A target of the webinone id space that resolves references (identity on by default)."""
+
+    name: ClassVar[str] = "memory-webinone"
+    id_space: ClassVar[str | None] = "webinone"
+
+    def __init__(self, resolver: ob.ReferenceResolver) -> None:
+        super().__init__()
+        self.resolver = resolver
+
+
+def _identity_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "identity does not apply" in r.getMessage()]
+
+
+def test_identity_across_id_spaces_is_said_once_at_the_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="orderbridge.migration")
+    other = MemoryTarget()  # another platform ("memory" ids)
+    for i in range(1, 4):
+        other.create_order(_order(i))
+    report = migrate(other, _WebinOneClone(ob.ReferenceResolver()), state=None, dry_run=True)
+    assert report.read == 3
+    (said,) = _identity_warnings(caplog)
+    assert "memory orders hold memory ids" in said and "takes webinone ids" in said
+    assert "mapping tables" in said
+
+
+def test_no_identity_warning_within_an_id_space_or_without_identity(
+    source: ob.Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="orderbridge.migration")
+    v1 = ob.get_backend("webinone-v1")(token="t", base_url="https://old.example.com")
+    other = MemoryTarget()
+    for src, resolver in (
+        (v1, ob.ReferenceResolver()),  # one id space: identity is the operator's call
+        (other, ob.ReferenceResolver(identity=False)),  # identity off: nothing to say
+        (source, ob.ReferenceResolver()),  # jsonl: each order names its own source
+    ):
+        _warn_about_identity(src, _WebinOneClone(resolver))  # what migrate says first (no request)
+    assert _identity_warnings(caplog) == []

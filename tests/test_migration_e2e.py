@@ -114,18 +114,24 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "report.json").exists()
 
 
+def _cart_statuses(site: Any) -> dict[str, str]:
+    """The status table from the cart's status names to the v2 site's status ids."""
+    catalog = site.catalog_tables()
+    statuses = {
+        name: str(catalog["status"][name])
+        for name in ("Pending", "Processing", "Shipped", "Cancelled", "Refunded")
+    }
+    statuses["Complete"] = str(catalog["status"]["Completed"])  # the two platforms name it differently
+    return statuses
+
+
 def test_cart_to_v2_keeps_what_v2_holds_and_reports_the_rest(tmp_path: Path) -> None:
     cart_sim = available_simulators()["lunasoft-cart"]()
     cart_sim.seed(40, seed=8)
     new = _webinone()(client_id="new", client_secret="new-secret", id_start=1000)
     with SimServer(cart_sim) as cart_server, SimServer(new) as new_server:
         source = ob.connect("lunasoft-cart", base_url=cart_server.urls()["base"], **cart_sim.credentials())
-        catalog = new.catalog_tables()
-        statuses = {
-            name: str(catalog["status"][name])
-            for name in ("Pending", "Processing", "Shipped", "Cancelled", "Refunded")
-        }
-        statuses["Complete"] = str(catalog["status"]["Completed"])  # the two platforms name it differently
+        statuses = _cart_statuses(new)
         # Cart customers are not members of the new site and cart promo codes are not its discounts:
         # with "omit" such orders are written without them, and the report counts each value.
         resolver = ob.ReferenceResolver({"status": statuses}, identity=False)
@@ -217,3 +223,77 @@ def test_canary_secret_never_reaches_report_state_or_logs(
         *(record.getMessage() for record in caplog.records),
     ]
     assert not [t for t in texts if canary in t]
+
+
+_REFERENCE_KEYS = frozenset(
+    {"MemberId", "StatusId", "MainOrderId", "ProductId", "AttributeId", "OptionsIds"}
+    | {"DiscountId", "GiftVoucherId", "ShippingOptionId", "TaxId"}
+)
+"""The keys of v2 write bodies that carry a reference id (``Id``/``OrderId`` name the target's own order)."""
+
+
+def _reference_values(body: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in _REFERENCE_KEYS and value is not None:
+                for one in value if isinstance(value, list) else [value]:
+                    yield key, str(one)
+            else:
+                yield from _reference_values(value)
+    elif isinstance(body, list):
+        for item in body:
+            yield from _reference_values(item)
+
+
+def _cart_ids(docs: Any) -> set[str]:
+    """Every id a cart's order documents hold (orders, users, products, lines, statuses, vouchers...)."""
+    found: set[str] = set()
+    for doc in docs:
+        for key, value in doc.items():
+            if (key == "id" or key.endswith("_id")) and key != "transaction_id" and value is not None:
+                found.add(str(value))
+            elif isinstance(value, list):
+                found |= _cart_ids(item for item in value if isinstance(item, dict))
+    return found
+
+
+def test_cart_to_v2_with_identity_on_sends_no_cart_id(tmp_path: Path) -> None:
+    cart_sim = available_simulators()["lunasoft-cart"]()
+    cart_sim.seed(24, seed=5)
+    new = _webinone()(client_id="new", client_secret="new-secret", id_start=1000)
+    # Cart ids that are valid ids on the new site (its members and vouchers): copied, they would
+    # attach the orders to the wrong member or voucher instead of failing.
+    members, vouchers = sorted(new.catalog.members), sorted(new.catalog.gift_vouchers)
+    for k, doc in enumerate(cart_sim.orders.values()):
+        doc.update(user_id=str(members[k % len(members)]), is_guest_checkout=False)
+        if k % 2 == 0 or doc["gift_cert_id"] is not None:
+            doc.update(gift_cert_id=str(vouchers[k % len(vouchers)]), gift_cert_code="CART-GIFT-5")
+    cart_ids = _cart_ids(cart_sim.orders.values())
+    statuses = _cart_statuses(new)
+    assert not cart_ids & set(statuses.values())  # a mapped status id can never pass for a cart id
+    bodies: list[Any] = []
+    handle = new.handle
+
+    def recording(request: Any) -> Any:  # every JSON body the new site receives
+        if request.content_type == "application/json":
+            bodies.append(request.json())
+        return handle(request)
+
+    new.handle = recording
+    with SimServer(cart_sim) as cart_server, SimServer(new) as new_server:
+        source = ob.connect("lunasoft-cart", base_url=cart_server.urls()["base"], **cart_sim.credentials())
+        resolver = ob.ReferenceResolver({"status": statuses})  # identity on, as in the cookbook
+        target = ob.connect(
+            "webinone-v2",
+            base_url=new_server.url,
+            resolver=resolver,
+            on_unresolved="omit",
+            **new.credentials(),
+        )
+        report = ob.migrate(source, target, state=tmp_path / "state.sqlite")
+    assert (report.written, report.failed) == (24, 0), report.summary()
+    sent = list(_reference_values(bodies))
+    assert [value for _, value in sent if value in cart_ids] == []
+    assert {key for key, _ in sent} == {"StatusId"}  # statuses from the table; no member, product, voucher
+    assert set(report.unresolved) >= {"member", "gift_voucher"}  # said, not guessed
+    assert "customer.remote_id" in report.losses and "lines[].product_ref" in report.losses

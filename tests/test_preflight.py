@@ -76,3 +76,85 @@ def test_a_target_that_goes_away_mid_run_opens_the_circuit(sites: Sites, tmp_pat
     assert report.stopped_reason is not None and "could not reach the target" in report.stopped_reason
     assert report.failed < 40 - 10  # stopped, instead of failing every remaining order one by one
     assert report.resume_hint
+
+
+# ------------------------------------------------------------------ verify and export
+
+
+def _command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], float]:
+    started = time.monotonic()
+    code = main(argv)
+    return code, capsys.readouterr().err.strip().splitlines(), time.monotonic() - started
+
+
+def test_verify_checks_both_ends_before_reading_any_order(
+    sites: Sites, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = sites.write_config(tmp_path / "run.toml")
+    (tmp_path / "state.sqlite").touch()  # verify needs a state file; the check comes before it is read
+    for name, value in {**sites.env(), "E2E_NEW_SECRET": "wrong"}.items():
+        monkeypatch.setenv(name, value)
+    code, err, seconds = _command(["verify", "--config", str(config)], capsys)
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith("orderbridge: error: the target") and "failed its check" in err[0]
+    assert "wrong" not in err[0] and seconds < 20
+    # The source was checked (one count request) but not read: no page of orders was asked for.
+    assert all(r.query.get("limit") == "1" for r in sites.old.requests_log if r.path == "/api/v1/orders")
+
+    monkeypatch.setenv("E2E_NEW_SECRET", sites.env()["E2E_NEW_SECRET"])
+    config.write_text(config.read_text().replace(sites.old_server.url, f"http://127.0.0.1:{_free_port()}"))
+    code, err, seconds = _command(["verify", "--config", str(config)], capsys)
+    assert code == 1 and len(err) == 1 and "the source" in err[0] and "failed its check" in err[0], err
+    assert seconds < 30  # the transport's retries, then one line
+
+
+def test_ob_verify_raises_preflight_failed(sites: Sites, tmp_path: Path) -> None:
+    target = ob.connect("webinone-v2", base_url=sites.new_server.url, client_id="new", client_secret="nope")
+    with pytest.raises(ob.PreflightFailed, match=r"the target .* failed its check"):
+        ob.verify(sites.source(), target, tmp_path / "state.sqlite")
+    assert not (tmp_path / "state.sqlite").exists()  # nothing was read, not even the state
+
+
+@pytest.mark.parametrize("fault", ["wrong secret", "nothing listening"])
+def test_export_checks_the_source_before_reading_any_order(
+    sites: Sites,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    monkeypatch.setenv(
+        "E2E_OLD_SECRET", "wrong" if fault == "wrong secret" else sites.env()["E2E_OLD_SECRET"]
+    )
+    url = sites.old_server.url if fault == "wrong secret" else f"http://127.0.0.1:{_free_port()}"
+    out = tmp_path / "orders.jsonl"
+    argv = ["export", "--from", "webinone-v1", "--to", str(out), "--quiet"]
+    argv += ["--option", f"base_url={url}", "--option", "client_id=old"]
+    argv += ["--option", "client_secret_env=E2E_OLD_SECRET"]
+    code, err, seconds = _command(argv, capsys)
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith("orderbridge: error: the source (webinone-v1 ") and "failed its check" in err[0]
+    assert not out.exists()  # no empty export left behind
+    assert seconds < 30  # measured: well under a second for a refused secret, about 4 s for no listener
+
+
+# ------------------------------------------------------------------ mapped reference ids
+
+
+def test_a_mapped_status_id_that_cannot_be_one_fails_before_any_order_is_read(
+    sites: Sites, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = sites.write_config(tmp_path / "run.toml")
+    text = config.read_text()
+    paid = sites.tables()["status"]["Paid"]
+    config.write_text(text.replace(f'"Paid" = "{paid}"', '"Paid" = "paid-2041"'))
+    for name, value in sites.env().items():
+        monkeypatch.setenv(name, value)
+    code, line, _ = _run(config, capsys, "--dry-run")
+    assert code == 1
+    assert line == (
+        "orderbridge: error: [references.status] 'Paid' = 'paid-2041': webinone-v2 takes StatusId as "
+        "an integer id, and this value can never be one"
+    )
+    assert len(sites.new.requests_log) == 0  # the target's tables are checked before its first request
+    assert all(r.query.get("limit") == "1" for r in sites.old.requests_log if r.path == "/api/v1/orders")

@@ -45,9 +45,18 @@ from orderbridge.migration.report import MigrationReport
 from orderbridge.migration.settle import Mode, OrderMigrator, content_hash
 from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore, now_text
 from orderbridge.model import Order
+from orderbridge.references import NO_ID_SPACE, id_space_of
 from orderbridge.transport import Transport
 
-__all__ = ["FINAL_PASS_DELAYS", "Mode", "Progress", "Selection", "content_hash", "migrate"]
+__all__ = [
+    "FINAL_PASS_DELAYS",
+    "Mode",
+    "Progress",
+    "Selection",
+    "content_hash",
+    "migrate",
+    "preflight",
+]
 
 log = logging.getLogger("orderbridge.migration")
 
@@ -172,6 +181,7 @@ def migrate(
     interrupted.
     """
     _check_arguments(source, target, dry_run=dry_run, mode=mode)
+    _warn_about_identity(source, target)
     try:
         policy = Concurrency.of(concurrency)
     except ValueError as exc:
@@ -195,7 +205,7 @@ def migrate(
         if not dry_run:
             store.lock()
         store.bind(source.endpoint(), target.endpoint())
-        _preflight(source, target)
+        preflight(source=source, target=target)
         run = OrderMigrator(
             source=source,
             target=target,
@@ -249,15 +259,37 @@ def _check_arguments(source: Backend, target: Backend, *, dry_run: bool, mode: s
         raise UnsupportedOperation(target.name, "update (mode 'update')", target.capabilities)
 
 
-def _preflight(source: Backend, target: Backend) -> None:
-    """Both ends answer and take their credentials, before anything is read or written."""
-    for side, backend in (("source", source), ("target", target)):
+def preflight(**ends: Backend) -> None:
+    """Check each end read-only (:meth:`Backend.preflight`) before anything is read or written.
+
+    Called as ``preflight(source=..., target=...)``: a failure is one
+    :class:`~orderbridge.errors.PreflightFailed` line naming the side and its
+    endpoint; a :class:`~orderbridge.errors.ConfigurationError` (a mapping-table
+    value that cannot be an id, say) is raised as it is.
+    """
+    for side, backend in ends.items():
         try:
             backend.preflight()
         except ConfigurationError:
             raise
         except OrderbridgeError as exc:
             raise PreflightFailed(f"the {side} ({backend.endpoint()}) failed its check: {exc}") from None
+
+
+def _warn_about_identity(source: Backend, target: Backend) -> None:
+    """Say once, at the start, that identity cannot resolve references between two id spaces."""
+    resolver = target.resolver
+    if resolver is None or not resolver.identity:
+        return
+    ids, wanted = id_space_of(source), id_space_of(target)
+    if ids in (NO_ID_SPACE, wanted):
+        return  # one id space (identity is the operator's call), or each order names its own
+    log.warning(
+        "identity does not apply: %s orders hold %s ids and %s takes %s ids; "
+        "references (statuses, members, vouchers...) must come from mapping tables "
+        "([references.<kind>]) or a plugin hook, and those that do not are unresolved",
+        source.name, ids, target.name, wanted,
+    )  # fmt: skip
 
 
 def _read_ledger(

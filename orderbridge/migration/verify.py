@@ -21,7 +21,7 @@ from typing import Any
 from orderbridge.backend import Backend
 from orderbridge.errors import InvalidOrder
 from orderbridge.migration.compare import ALWAYS_COMPARED, compare_orders, holds_all, target_status_id
-from orderbridge.migration.engine import Selection, selected_records
+from orderbridge.migration.engine import Selection, preflight, selected_records
 from orderbridge.migration.ledger import TargetLedger, source_stamp
 from orderbridge.migration.report import Mismatch, VerifyReport
 from orderbridge.migration.state import SQLiteStateStore, StateStore
@@ -51,8 +51,11 @@ def verify(
     source's status maps to, so a mapped rename ("Complete" -> "Completed") is
     no mismatch. ``selection`` (the run's) limits which source orders are
     expected in the target. ``concurrency`` is accepted for compatibility (both sides are
-    read through list pages, one after the other).
+    read through list pages, one after the other). Both ends are first checked
+    read-only (:func:`~orderbridge.migration.engine.preflight`): an endpoint that
+    is not ready is one :class:`~orderbridge.errors.PreflightFailed` line.
     """
+    preflight(source=source, target=target)
     owned = isinstance(state, str | Path)
     store: Any = SQLiteStateStore(state) if isinstance(state, str | Path) else state
     try:

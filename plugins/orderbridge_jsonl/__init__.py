@@ -43,6 +43,8 @@ class JsonlBackend(ob.Backend):
         {ob.Capability.READ, ob.Capability.CREATE, ob.Capability.UPDATE, ob.Capability.DELETE}
     )
     natural_key_fields: ClassVar[tuple[str, ...]] = ("source",)
+    # No ids of its own: an order in a file keeps its source, and its ids stay that source's.
+    id_space: ClassVar[str | None] = ob.NO_ID_SPACE
 
     Options = JsonlOptions
     options: JsonlOptions

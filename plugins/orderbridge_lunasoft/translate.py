@@ -703,7 +703,10 @@ class CartTranslator:
         """The cart order document of ``order``, in the normal form (see the module docs).
 
         Spellings recorded when the order was read from the cart are re-applied, so
-        a document read and written back is unchanged.
+        a document read and written back is unchanged. Ids (the customer's, the
+        gift certificate's, the lines' and products', the statuses') are written
+        only for an order of the cart's id space (:func:`orderbridge.shares_ids`);
+        another system's are ``null`` and listed in :meth:`losses`.
         """
         mine = order.extras.get(BACKEND_NAME)
         mine = mine if isinstance(mine, Mapping) else {}
@@ -721,12 +724,13 @@ class CartTranslator:
         tax = order.taxes[0].amount if order.taxes else None
         transaction = order.transaction_id or payment.transaction_id
         remote_id = order.source.remote_id if order.source and order.source.backend == BACKEND_NAME else None
+        ours = ob.shares_ids(order, BACKEND_NAME)  # else every id below is another system's: not written
         pay_fields = _fields(payment.extras)
         email = customer.email
 
         doc: dict[str, Any] = {
             "id": remote_id,
-            "user_id": customer.remote_id,
+            "user_id": customer.remote_id if ours else None,
             "user_email": fields.get("user_email", _w_text(email)),
             "current_status": _w_text(order.status.name if order.status else None),
             "order_num": _w_text(order.number),
@@ -764,7 +768,7 @@ class CartTranslator:
             "promo_rule_info_admin": fields.get("promo_rule_info_admin", ""),
             "promo_rule_discount": _w_money(rule.amount if rule else None),
             "promo_rule_discount_shipping": _w_money(ship_discount.amount if ship_discount else None),
-            "gift_cert_id": voucher.remote_id if voucher else None,
+            "gift_cert_id": voucher.remote_id if voucher and ours else None,
             "gift_cert_code": _w_text(voucher.code if voucher else None),
             "gift_cert_info": _w_text(voucher.description if voucher else None),
             "gift_cert_applied": _w_money(voucher.amount if voucher else None),
@@ -793,9 +797,9 @@ class CartTranslator:
             doc[key] = fields.get(key, _ORDER_FIELDS[key][1])
         doc["modified"] = _w_stamp(order.modified_at)
         doc["modified_user_id"] = fields.get("modified_user_id", None)
-        doc["line_items"] = [_write_line(line) for line in order.lines]
+        doc["line_items"] = [_write_line(line, ours) for line in order.lines]
         if order.status_history:
-            doc["statuses"] = _write_statuses(order.status_history, mine)
+            doc["statuses"] = _write_statuses(order.status_history, mine, ours)
         for key, value in fields.items():
             if key not in doc:
                 doc[key] = value  # keys the page does not document, kept verbatim
@@ -872,7 +876,13 @@ class CartTranslator:
         for change in order.status_history:
             if change.at is None:
                 lose("status_history[].at", "a cart status always has a time")
+        out.extend(ob.foreign_id_losses(order, BACKEND_NAME, _WRITTEN_IDS))
         return tuple(out)
+
+
+_WRITTEN_IDS: Final = ("customer.remote_id", "gift_vouchers[].remote_id", "lines[].product_ref")
+"""The reference ids a cart document holds (``user_id``, ``gift_cert_id``, ``product_id``); the
+others (status, discount, shipping, tax ids, attributes, parent order) it never holds."""
 
 
 def _first(discounts: Sequence[ob.Discount], kind: str) -> ob.Discount | None:
@@ -892,14 +902,14 @@ def _line_kwargs(line: ob.OrderLine) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _write_line(line: ob.OrderLine) -> dict[str, Any]:
+def _write_line(line: ob.OrderLine, ours: bool) -> dict[str, Any]:
     mine = line.extras.get(BACKEND_NAME)
     mine = mine if isinstance(mine, Mapping) else {}
     fields = mine.get("fields")
     fields = fields if isinstance(fields, Mapping) else {}
     doc: dict[str, Any] = {
-        "id": line.remote_id,
-        "product_id": line.product_ref,
+        "id": line.remote_id if ours else None,
+        "product_id": line.product_ref if ours else None,
         "name": _w_text(line.product_name),
         "model": fields.get("model", ""),
         "sku": _w_text(line.sku),
@@ -922,7 +932,9 @@ def _write_line(line: ob.OrderLine) -> dict[str, Any]:
     return doc
 
 
-def _write_statuses(history: Sequence[ob.StatusChange], mine: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _write_statuses(
+    history: Sequence[ob.StatusChange], mine: Mapping[str, Any], ours: bool
+) -> list[dict[str, Any]]:
     metas = mine.get("statuses")
     metas = metas if isinstance(metas, list) and len(metas) == len(history) else []
     canon_docs: list[dict[str, Any]] = []
@@ -931,7 +943,7 @@ def _write_statuses(history: Sequence[ob.StatusChange], mine: Mapping[str, Any])
         fields = meta.get("fields")
         fields = fields if isinstance(fields, Mapping) else {}
         doc: dict[str, Any] = {
-            "id": change.remote_id,
+            "id": change.remote_id if ours else None,
             "status": change.status,
             "notes": _w_text(change.notes),
             "notify_customer": change.notify_customer,

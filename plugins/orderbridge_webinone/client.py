@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from functools import partial
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orderbridge as ob
@@ -80,6 +80,8 @@ class _WebinOne(ob.Backend):
     """What both WebinOne backends share: configuration, transport, paging."""
 
     natural_key_fields: ClassVar[tuple[str, ...]] = ("number", "name")
+    id_space: ClassVar[str | None] = tr.ID_SPACE  # v1 and v2 of one site lineage share ids
+    resolver: ob.ReferenceResolver  # always set: the default resolves by identity
     _version: ClassVar[str]
     _reference_kinds: ClassVar[frozenset[str]] = frozenset(ob.REFERENCE_KINDS)
     """The reference kinds a write of this backend sends."""
@@ -363,10 +365,42 @@ class _WebinOne(ob.Backend):
             # "omit": written without this reference (a dry run reports it)
         return refs
 
+    def _prepare(self, order: ob.Order) -> tuple[ob.Order, dict[str, str]]:
+        """``order`` as a write may send it (no other system's ids) and its resolved references.
+
+        References are resolved from the order as the source holds it: a member
+        table is keyed by the source's member id.
+        """
+        refs = self._resolve(order)
+        return tr.without_foreign_ids(order), refs
+
     def unresolved_references(self, order: ob.Order) -> list[tuple[str, str]]:
         """The ``(kind, value)`` references ``order`` needs that cannot be resolved; no request is sent."""
         plan = self.plan_references(order)
         return [(kind, value) for kind, value in self.references(order) if plan.get(kind) is None]
+
+    def check_references(self, resolver: ob.ReferenceResolver) -> None:
+        """Every mapped status and member id is an integer, as the API pages type them.
+
+        The pages have no catalog endpoints, so whether an id exists cannot be
+        asked; but a ``StatusId`` or ``MemberId`` that is no positive integer can
+        never name one (every order document shows both as integers). One
+        :class:`~orderbridge.ConfigurationError` names the table, key and value.
+        """
+        for kind, field in _INTEGER_IDS.items():
+            if kind not in self._reference_kinds:
+                continue
+            for key, value in resolver.tables.get(kind, {}).items():
+                if not wire.is_target_id(value):
+                    raise ob.ConfigurationError(
+                        f"[references.{kind}] {key!r} = {value!r}: {self.name} takes {field} as an "
+                        "integer id, and this value can never be one"
+                    )
+
+
+_INTEGER_IDS: Final = {"status": "StatusId", "member": "MemberId"}
+"""Reference kinds whose ids the API pages type as integers (``StatusId``, ``StatusShort.Id``,
+``MemberId`` in every order document); asset ids are typed as text (``"DiscountId": "string"``)."""
 
 
 def _order_fields(order: ob.Order, refs: Mapping[str, str], tracking_key: str) -> dict[str, Any]:
@@ -732,7 +766,7 @@ class WebinOneV2(_WebinOne):
     def _create_order(
         self, order: ob.Order, *, journal: ob.WriteJournal | None = None, stamp: ob.Stamp | None = None
     ) -> ob.Order:
-        refs = self._resolve(order)  # UnresolvedReference before any request
+        order, refs = self._prepare(order)  # UnresolvedReference before any request
         created = self.create_order_doc(self.order_create_body(order, refs))
         order_id = str(created.get("Id")) if created.get("Id") is not None else None
         if order_id is None:
@@ -835,7 +869,7 @@ class WebinOneV2(_WebinOne):
         journal: ob.WriteJournal | None = None,
         stamp: ob.Stamp | None = None,
     ) -> ob.Order:
-        refs = self._resolve(order)  # UnresolvedReference before any request
+        order, refs = self._prepare(order)  # UnresolvedReference before any request
         # A copy find_order just found is finished from the document that found it (no second GET).
         with self._seen_lock:
             found = self._found_docs.pop(remote_id, None)
@@ -1144,7 +1178,7 @@ class WebinOneV1(_WebinOne):
         journal: ob.WriteJournal | None = None,
         stamp: ob.Stamp | None = None,
     ) -> ob.Order:
-        refs = self._resolve(order)  # UnresolvedReference before any request
+        order, refs = self._prepare(order)  # UnresolvedReference before any request
         current = self.get_order(remote_id)
         want = self.order_update_body(remote_id, order, refs, current)
         if want == self.order_update_body(remote_id, current, _current_refs(current), current):

@@ -35,6 +35,8 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, Final
 
+import attrs
+
 from orderbridge import (
     Address,
     AttributeSelection,
@@ -51,11 +53,14 @@ from orderbridge import (
     ShippingOption,
     SourceRef,
     Tax,
+    foreign_id_losses,
+    shares_ids,
 )
 
 from . import wire
 
 __all__ = [
+    "ID_SPACE",
     "V1",
     "V2",
     "from_canonical",
@@ -63,12 +68,15 @@ __all__ = [
     "losses_v2",
     "reference_needs",
     "to_canonical",
+    "without_foreign_ids",
 ]
 
 V2: Final = "webinone-v2"
 """Backend name (and extras key) of the v2 admin API."""
 V1: Final = "webinone-v1"
 """Backend name (and extras key) of the v1 legacy API."""
+ID_SPACE: Final = "webinone"
+"""The id space of both APIs: a v1 site and its v2 successor keep their ids."""
 
 _ZERO: Final = Decimal("0.00")
 _EMPTY: Final[Mapping[str, Any]] = {}
@@ -625,13 +633,34 @@ class _Writer:
         return wire.format_v1_time(value, self.zone)
 
 
+def without_foreign_ids(order: Order, *, resolved: bool = False) -> Order:
+    """``order`` with the ids of another id space than WebinOne's removed (pure).
+
+    An order that shares the webinone id space (:func:`orderbridge.shares_ids`)
+    is returned as it is. Otherwise the parent order, the lines' product ids and
+    their attribute selections (nothing but ids) go; with ``resolved`` also the
+    status and member ids, which a client keeps for its resolver's tables.
+    ``losses_v2``/``losses_v1`` list each one.
+    """
+    if shares_ids(order, ID_SPACE):
+        return order
+    lines = [attrs.evolve(line, product_ref=None, attributes=()) for line in order.lines]
+    order = order.evolve(parent_order_ref=None, lines=lines)
+    if not resolved:
+        return order
+    status = attrs.evolve(order.status, remote_id=None) if order.status is not None else None
+    customer = attrs.evolve(order.customer, remote_id=None) if order.customer is not None else None
+    return order.evolve(status=status, customer=customer)
+
+
 def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, Any]:
     """Translate a canonical order to a v1 or v2 order document in the normal form.
 
     The order's own id (and its lines' and payments' ids) are written only when
     the order comes from this backend (``order.source.backend == version``);
-    references (status, member, product, parent order) are written as the
-    canonical order holds them.
+    references (status, member, product, parent order, attributes) only when it
+    shares the webinone id space (a WebinOne order, or one without a source):
+    another system's ids are written as ``null`` and listed in the losses.
     """
     ex: Mapping[str, Any] = order.extras.get(version) or _EMPTY
     w = _Writer(version, zone, ex)
@@ -639,6 +668,9 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
     own = order.source is not None and order.source.backend == version
     nulls = frozenset(ex.get("nulls", ()))
     raw: Mapping[str, Any] = ex.get("raw") or _EMPTY
+    if not shares_ids(order, ID_SPACE):
+        order = without_foreign_ids(order, resolved=True)
+        raw = {k: v for k, v in raw.items() if k not in ("StatusId", "MemberId")}  # ids, kept verbatim
     v2 = version == V2
 
     currency = order.currency if order.currency is not None else raw.get("Currency")
@@ -935,6 +967,8 @@ def losses_v2(order: Order) -> tuple[Loss, ...]:
             found[field] = Loss(field, reason)
 
     _common_losses(order, V2, add)
+    for loss in foreign_id_losses(order, ID_SPACE):
+        add(loss.field, loss.reason)
     server = "set by the server; not writable through the v2 API"
     for name in (
         "created_at", "total", "amount_paid", "amount_pending", "is_recurring", "is_deleted",
@@ -1034,6 +1068,10 @@ _V1_NOT_WRITABLE: Final = (
 )  # fmt: skip
 
 
+_V1_ID_FIELDS: Final = ("customer.remote_id", "status.remote_id", "parent_order_ref")
+"""The reference ids a v1 write carries (MemberId, StatusId, MainOrderId); the rest is lost anyway."""
+
+
 def losses_v1(order: Order) -> tuple[Loss, ...]:
     """Fields set in ``order`` that a v1 write (``PUT /api/v1/orders/{id}``) does not carry."""
     found: dict[str, Loss] = {}
@@ -1043,6 +1081,8 @@ def losses_v1(order: Order) -> tuple[Loss, ...]:
             found[field] = Loss(field, reason)
 
     _common_losses(order, V1, add)
+    for loss in foreign_id_losses(order, ID_SPACE, _V1_ID_FIELDS):
+        add(loss.field, loss.reason)
     reason = "the v1 API updates order fields only"
     for name in _V1_NOT_WRITABLE:
         if getattr(order, name) is not None:

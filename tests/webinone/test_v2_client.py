@@ -442,6 +442,26 @@ def test_resolved_ids_are_sent(mock: responses.RequestsMock) -> None:
     assert calls[1] == ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "4001"})
 
 
+def test_an_order_of_another_platform_sends_none_of_its_ids(mock: responses.RequestsMock) -> None:
+    # The same order as a cart's (ids of the cart), identity on: the member, status, parent order,
+    # products and attributes are the cart's ids, never sent; assets come from the tables by code.
+    order = source_order().evolve(source=ob.SourceRef("lunasoft-cart", "5000"), parent_order_ref="4999")
+    foreign = {"28049", "13176", "4999", "3105", "3103", "502", "5022"}
+    client = WebinOneV2(BASE, token="tok", resolver=resolver(), on_unresolved="omit")
+    assert client.plan_references(order)["member"] is None  # identity does not cross platforms
+    register_create(mock)
+    client.create_order(order)
+    calls = sent(mock.calls)
+    order_body = calls[0][3]
+    assert not {"MemberId", "StatusId", "MainOrderId"} & set(order_body), order_body
+    lines = [body for _, path, _, body in calls if path.endswith("/order-lines")]
+    assert [(b["ProductId"], b["Attributes"]) for b in lines] == [(None, []), (None, [])]
+    # A table value is the target's id: sent.
+    assert ("PUT", "/api/v2/admin/orders/900/discount-code", {}, {"DiscountId": "4001"}) in calls
+    sent_values = {str(v) for _, _, _, body in calls if isinstance(body, dict) for v in body.values()}
+    assert not sent_values & foreign
+
+
 def test_table_values_are_sent_as_written(mock: responses.RequestsMock) -> None:
     # The pages type DiscountId (and the other asset ids) as strings: an operator's
     # table value is the site's id even when it is not all digits.
@@ -685,3 +705,33 @@ def test_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ob.ConfigurationError, match="base_url"):
         WebinOneV2(token="t")
     assert ob.connect("webinone-v2", base_url=BASE, token="t").name == "webinone-v2"
+
+
+# ------------------------------------------------------------------ preflight of the mapped ids
+
+
+@pytest.mark.parametrize(
+    ("tables", "named"),
+    [
+        ({"status": {"Paid": "paid"}}, "[references.status] 'Paid' = 'paid': webinone-v2 takes StatusId"),
+        ({"member": {"28049": "M-7"}}, "[references.member] '28049' = 'M-7': webinone-v2 takes MemberId"),
+        ({"status": {"Paid": "0"}}, "[references.status] 'Paid' = '0'"),  # 0 is the pages' "no id"
+    ],
+)
+def test_preflight_refuses_a_mapped_id_the_api_types_as_an_integer(
+    mock: responses.RequestsMock, tables: dict[str, dict[str, str]], named: str
+) -> None:
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    with pytest.raises(ob.ConfigurationError) as info:
+        client.preflight()
+    assert str(info.value).startswith(named) and "\n" not in str(info.value)
+    assert len(mock.calls) == 0  # before any request
+
+
+def test_preflight_takes_integer_ids_and_asset_ids_as_text(mock: responses.RequestsMock) -> None:
+    # The pages type DiscountId, GiftVoucherId, ShippingOptionId and TaxId as strings: not checked.
+    tables = {"status": {"Paid": 2041}, "member": {"28049": "51230"}, "discount": {"SPRING10": "D1"}}
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    add_json(mock, "GET", V2, page([], total=0))
+    client.preflight()
+    assert [c[1] for c in sent(mock.calls)] == ["/api/v2/admin/orders"]
