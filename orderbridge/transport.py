@@ -203,6 +203,8 @@ class Transport:
             self.on_request = list(on_request or ())
         self._count = 0
         self._count_lock = threading.Lock()
+        self.retry_log_level = logging.WARNING
+        """The level retries are logged at (a check that reports its own failure lowers it)."""
         self.auth = auth
         bind = getattr(auth, "bind", None)
         if callable(bind):
@@ -275,9 +277,10 @@ class Transport:
                     return self._result(response, method, shown, expected)
                 delay, reason = self._after_retry_status(response, method, shown, safe, attempt)
             attempt += 1
-            logger.warning(
-                "%s %s: %s; retry %d/%d in %.2fs", method, shown, reason, attempt, self.max_retries, delay
-            )
+            logger.log(
+                self.retry_log_level,
+                "%s %s: %s; retry %d/%d in %.2fs", method, shown, reason, attempt, self.max_retries, delay,
+            )  # fmt: skip
             self._sleep(delay)
 
     def get(

@@ -269,11 +269,26 @@ def preflight(**ends: Backend) -> None:
     """
     for side, backend in ends.items():
         try:
-            backend.preflight()
+            with _retries_unlogged(backend):
+                backend.preflight()
         except ConfigurationError:
             raise
         except OrderbridgeError as exc:
             raise PreflightFailed(f"the {side} ({backend.endpoint()}) failed its check: {exc}") from None
+
+
+@contextmanager
+def _retries_unlogged(backend: Backend) -> Iterator[None]:
+    """A check that fails says so in its one line: its retries are logged at debug level only."""
+    transport = getattr(backend, "transport", None)
+    if not isinstance(transport, Transport):
+        yield
+        return
+    level, transport.retry_log_level = transport.retry_log_level, logging.DEBUG
+    try:
+        yield
+    finally:
+        transport.retry_log_level = level
 
 
 def _warn_about_identity(source: Backend, target: Backend) -> None:
