@@ -17,7 +17,8 @@ import pluggy
 
 from orderbridge import hookspecs
 from orderbridge.backend import Backend
-from orderbridge.errors import BackendConflict, BackendNotFound
+from orderbridge.errors import BackendConflict, BackendNotFound, ConfigurationError
+from orderbridge.options import nearest_name
 
 __all__ = [
     "BLOCK_ENV",
@@ -103,17 +104,39 @@ def get_plugin_manager() -> pluggy.PluginManager:
             for name in _blocked_names():
                 pm.set_blocked(name)
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            _check_hook_names(pm)
             _manager = pm
         return _manager
+
+
+def _check_hook_names(pm: pluggy.PluginManager) -> None:
+    """A hook implementation with no hook of that name (a typo) is an error naming it, never ignored."""
+    known = [name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
+    for name, caller in vars(pm.hook).items():
+        if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.opts.get("optionalhook"):
+                near = nearest_name(name, known)
+                raise ConfigurationError(
+                    f"plugin {impl.plugin_name!r} implements {name!r}, which is not an orderbridge hook"
+                    + (f" (did you mean {near}?)" if near else f" (hooks: {', '.join(known)})")
+                )
 
 
 def register(plugin: Any, name: str | None = None) -> str:
     """Register a plugin object or module by hand (tests, scripts); returns its name."""
     with _lock:
-        registered = get_plugin_manager().register(plugin, name=name)
+        pm = get_plugin_manager()
+        registered = pm.register(plugin, name=name)
         _invalidate()
         if registered is None:
             raise ValueError(f"plugin {name or plugin!r} is blocked and was not registered")
+        try:
+            _check_hook_names(pm)
+        except ConfigurationError:
+            pm.unregister(plugin)
+            raise
         return registered
 
 

@@ -79,17 +79,17 @@ def test_loading_is_idempotent(fresh_plugins: None) -> None:
     assert ob.available_backends() == ob.available_backends()
 
 
-def _write_fake_distribution(root: Path) -> None:
+def _write_fake_distribution(root: Path, hook: str = "orderbridge_register_backends") -> None:
     (root / "fakeplug.py").write_text(
-        textwrap.dedent("""
+        textwrap.dedent(f"""
         import orderbridge as ob
 
         class Fake(ob.Backend):
             name = "fake"
-            capabilities = frozenset({"read"})
+            capabilities = frozenset({{"read"}})
 
         @ob.hookimpl
-        def orderbridge_register_backends(registry):
+        def {hook}(registry):
             registry.add(Fake)
     """)
     )
@@ -113,6 +113,27 @@ def test_third_party_entry_point_plugin_is_discovered_and_can_be_blocked(tmp_pat
     assert "fake" in found and "jsonl" in found
     blocked = json.loads(_run(code, tmp_path, ORDERBRIDGE_BLOCK_PLUGINS="fake, jsonl").stdout)
     assert "fake" not in blocked and "jsonl" not in blocked
+
+
+def test_a_mistyped_hook_name_is_an_error_naming_it_not_silence(tmp_path: Path) -> None:
+    _write_fake_distribution(tmp_path, hook="orderbridge_register_backend")
+    result = _run("import orderbridge as ob; ob.available_backends()", tmp_path)
+    assert result.returncode != 0
+    assert (
+        "plugin 'fake' implements 'orderbridge_register_backend', which is not an orderbridge hook "
+        "(did you mean orderbridge_register_backends?)" in result.stderr
+    )
+
+
+def test_a_plugin_registered_by_hand_with_a_mistyped_hook_is_refused(fresh_plugins: None) -> None:
+    class Typo:
+        @ob.hookimpl
+        def orderbridge_resolve_referenc(self, kind: str, value: str) -> None:
+            return None
+
+    with pytest.raises(ob.ConfigurationError, match="did you mean orderbridge_resolve_reference"):
+        ob.register(Typo(), name="typo")
+    assert "typo" not in [name for name, _ in plugins.get_plugin_manager().list_name_plugin()]
 
 
 def test_import_loads_no_plugin_and_no_cli_library(tmp_path: Path) -> None:

@@ -48,9 +48,9 @@ def compare_orders(
 
     for name in _ORDER_FIELDS:
         check(name, name, getattr(source, name), getattr(target, name))
-    if status_id is not None:
-        check("status", "status", status_id, target.status and target.status.remote_id)
-    else:
+    if status_id is not None and target.status is not None and target.status.remote_id is not None:
+        check("status", "status", status_id, target.status.remote_id)
+    else:  # no id to compare (the mapping gives none, or the target's statuses carry none): names
         check(
             "status.name",
             "status",
@@ -82,9 +82,11 @@ def target_status_id(source: Order, target: Backend, resolver: ReferenceResolver
     resolver = resolver if resolver is not None else getattr(target, "resolver", None)
     if not isinstance(resolver, ReferenceResolver) or source.status is None or source.status.name is None:
         return None
-    return resolver.lookup(
+    found, origin = resolver.lookup_origin(
         "status", source.status.name, order=source, target=target, fallback=source.status.remote_id
     )
+    # Identity without a source id would "map" a status to its own name: that is no id.
+    return None if origin == "identity" and source.status.remote_id is None else found
 
 
 def holds_all(source: Order, copy: Order, target: Backend) -> bool:
