@@ -31,8 +31,9 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
@@ -55,7 +56,16 @@ from orderbridge.errors import (
     TransportError,
 )
 
-__all__ = ["IDEMPOTENT_METHODS", "REQUEST_ID_HEADERS", "RETRY_STATUSES", "RequestRecord", "Transport"]
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "REQUEST_ID_HEADERS",
+    "RETRY_STATUSES",
+    "Answer",
+    "RequestRecord",
+    "Transport",
+]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +120,60 @@ class RequestRecord:
     elapsed: float
     attempt: int
     error: str | None = None
+
+
+class Answer:
+    """One successful HTTP answer: ``status``, ``headers`` (case-insensitive) and the raw ``content``.
+
+    :meth:`json` parses the body (once; ``None`` when it is empty) with
+    :func:`orderbridge.jsonutil.loads`, exact money included; :meth:`decode`
+    reads it with a decoder of the caller's instead (only the ids of a whole
+    order, say). A body that is not JSON is a
+    :class:`~orderbridge.errors.MalformedResponse` naming the request.
+    """
+
+    __slots__ = ("_malformed", "_parsed", "content", "headers", "status")
+
+    _UNPARSED: Any = object()
+
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        malformed: Callable[[str], Exception] | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.content = content
+        self._malformed = malformed or ValueError
+        self._parsed: Any = self._UNPARSED
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is no body (a 204, or only whitespace)."""
+        return self.status == 204 or not self.content.strip()
+
+    def json(self) -> Any:
+        """The parsed body (``None`` when empty), parsed on the first call only."""
+        if self._parsed is self._UNPARSED:
+            self._parsed = None if self.empty else self.decode(jsonutil.loads)
+        return self._parsed
+
+    def decode(self, decoder: Callable[[bytes], T]) -> T:
+        """The body read by ``decoder`` (bytes in); a ``ValueError`` from it is a malformed answer."""
+        try:
+            return decoder(self.content)
+        except ValueError as exc:
+            raise self._malformed(f"response is not valid JSON ({exc})") from None
+
+    def header_int(self, name: str) -> int | None:
+        """A header holding a whole number (``X-Total-Count``, ``X-WP-TotalPages``), or ``None``."""
+        value = self.headers.get(name)
+        return int(value) if value is not None and value.strip().isdigit() else None
+
+    def __repr__(self) -> str:
+        return f"<Answer {self.status}, {len(self.content)} bytes>"
 
 
 class _RateLimiter:
@@ -233,6 +297,33 @@ class Transport:
     ) -> Any:
         """Send one logical request and return its parsed JSON answer (``None`` when empty).
 
+        The same as ``fetch(...).json()``; see :meth:`fetch` for the arguments.
+        """
+        return self.fetch(
+            method, path, params=params, json=json, data=data, headers=headers,
+            idempotent=idempotent, expected=expected, authenticate=authenticate,
+        ).json()  # fmt: skip
+
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        expected: Collection[int] | None = None,
+        authenticate: bool = True,
+    ) -> Answer:
+        """Send one logical request and return its :class:`Answer` (status, headers, body).
+
+        The body is parsed only when asked (:meth:`Answer.json`), or read only
+        in part by a decoder of the caller's (:meth:`Answer.decode`): a write
+        whose answer is the whole order, of which only ids are needed, costs
+        no full parse.
+
         ``path`` is joined onto the base URL; an absolute URL must share its
         origin. ``json`` is encoded with :func:`orderbridge.jsonutil.dumps`,
         ``data`` is sent as given (a mapping is form-encoded). ``idempotent``
@@ -274,7 +365,7 @@ class Transport:
                 if 300 <= response.status_code < 400 and response.status_code != 304:
                     raise self._redirect(response, method, shown)
                 if response.status_code not in RETRY_STATUSES:
-                    return self._result(response, method, shown, expected)
+                    return self._answer(response, method, shown, expected)
                 delay, reason = self._after_retry_status(response, method, shown, safe, attempt)
             attempt += 1
             logger.log(
@@ -473,20 +564,20 @@ class Transport:
             status=response.status_code,
         )
 
-    def _result(
+    def _answer(
         self, response: requests.Response, method: str, shown: str, expected: Collection[int] | None
-    ) -> Any:
+    ) -> Answer:
         status = response.status_code
         if status >= 400:
             raise self._error(response, method, shown)
         if not 200 <= status < 300 if expected is None else status not in expected:
             raise MalformedResponse(f"unexpected status {status}", **self._details(response, method, shown))
-        if status == 204 or not response.content.strip():
-            return None
-        try:
-            return jsonutil.loads(response.content)
-        except ValueError:
-            raise MalformedResponse("response is not valid JSON", **self._details(response, method, shown))
+        return Answer(
+            status, response.headers, response.content, partial(self._malformed, response, method, shown)
+        )
+
+    def _malformed(self, response: requests.Response, method: str, shown: str, why: str) -> MalformedResponse:
+        return MalformedResponse(why, **self._details(response, method, shown))
 
     # -- helpers ------------------------------------------------------------
 

@@ -130,6 +130,27 @@ def test_the_connection_pool_grows_to_the_workers() -> None:
     assert t.session.get_adapter(BASE).poolmanager.connection_pool_kw["maxsize"] == 48
 
 
+def test_fetch_answers_status_headers_and_a_body_parsed_only_when_asked(
+    mock: responses.RequestsMock, fake: FakeTime
+) -> None:
+    mock.get(
+        f"{BASE}/orders",
+        body='{"orders": [{"id": 1, "total": 19.90}]}',
+        headers={"X-WP-TotalPages": "7", "X-WP-Total": "130"},
+    )
+    mock.get(f"{BASE}/broken", body="<html>oops</html>")
+    answer = make(fake).fetch("GET", "orders")
+    assert answer.status == 200 and answer.headers["x-wp-total"] == "130"  # case-insensitive
+    assert answer.header_int("X-WP-TotalPages") == 7 and answer.header_int("X-Missing") is None
+    assert answer.json() == {"orders": [{"id": 1, "total": Decimal("19.90")}]}
+    assert answer.json() is answer.json()  # parsed once
+    assert answer.decode(lambda raw: raw.count(b"id")) == 1  # or read by a decoder of the caller's
+    broken = make(fake).fetch("GET", "broken")  # not parsed yet: no error yet
+    with pytest.raises(errors.MalformedResponse, match="not valid JSON") as caught:
+        broken.json()
+    assert caught.value.status == 200 and "/broken" in (caught.value.url or "")
+
+
 # -- JSON -------------------------------------------------------------------------
 
 
