@@ -102,7 +102,7 @@ from orderbridge.references import (
     id_space_of,
     shares_ids,
 )
-from orderbridge.transport import Transport
+from orderbridge.transport import Answer, Transport
 
 __version__ = "0.1.0"
 
@@ -113,6 +113,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Address",
     "AmbiguousWrite",
+    "Answer",
     "ApiKeyAuth",
     "AttributeSelection",
     "AuthenticationError",
