@@ -51,6 +51,7 @@ from orderbridge.errors import (
     TransportError,
     UnresolvedReference,
     UnsupportedOperation,
+    field_scope,
 )
 from orderbridge.hookspecs import hookimpl
 from orderbridge.migration import Concurrency, MigrationReport, Selection, VerifyReport, migrate, verify
@@ -179,6 +180,7 @@ __all__ = [
     "canonical_converter",
     "connect",
     "declared_options",
+    "field_scope",
     "foreign_id_losses",
     "foreign_ids",
     "get_backend",

@@ -8,7 +8,8 @@ a secret: transport errors are built from already-redacted text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "TransportError",
     "UnresolvedReference",
     "UnsupportedOperation",
+    "field_scope",
 ]
 
 BODY_LIMIT = 500
@@ -125,6 +127,24 @@ class InvalidOrder(OrderbridgeError, ValueError):
             err, self.message, field=field, order=order if order is not None else self.order
         )
         return err
+
+
+@contextmanager
+def field_scope(path: str) -> Iterator[None]:
+    """An :class:`InvalidOrder` raised inside names its field under ``path``.
+
+    For translations that build nested parts::
+
+        for i, pay in enumerate(doc["payments"]):
+            with field_scope(f"payments[{i}]"):
+                payments.append(Payment(created_at=..., amount=...))
+
+    a naive ``created_at`` is then reported as ``payments[0].created_at``.
+    """
+    try:
+        yield
+    except InvalidOrder as exc:
+        raise exc.within(prefix=path) from None
 
 
 class UnresolvedReference(OrderbridgeError, LookupError):

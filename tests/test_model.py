@@ -78,3 +78,14 @@ def test_label_names_source_then_number() -> None:
     assert ob.Order(source=ob.SourceRef("webinone-v1", "28057"), number="65").label == "webinone-v1:28057"
     assert ob.Order(number="65").label == "65"
     assert ob.Order().label == "?"
+
+
+def test_field_scope_names_a_nested_field_by_its_whole_path() -> None:
+    with pytest.raises(ob.InvalidOrder) as caught:
+        with ob.field_scope("payments[0]"):
+            ob.Payment(amount=Decimal("1"), created_at=datetime(2024, 1, 1))
+    assert caught.value.field == "payments[0].created_at"
+    with pytest.raises(ob.InvalidOrder) as nested:
+        with ob.field_scope("lines[2]"), ob.field_scope("attributes[1]"):
+            raise ob.InvalidOrder("bad", field="option_ids")
+    assert nested.value.field == "lines[2].attributes[1].option_ids"
