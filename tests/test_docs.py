@@ -106,3 +106,18 @@ def test_every_backend_option_is_documented(backend: str) -> None:
     table = _load_generator().options_table(backend)
     for info in ob.declared_options(cls.Options):
         assert f"| `{info.name}` |" in table and info.doc, info.name
+
+
+def test_the_jsonutil_reference_covers_every_public_name() -> None:
+    page = DOCS / "jsonutil.md"
+    assert set(ob.jsonutil.__all__) <= _headings(page), "docs/jsonutil.md lacks a section"
+
+
+def test_the_jsonutil_reference_examples_run() -> None:
+    blocks = re.findall(
+        r"^```python\n(.*?)^```", (DOCS / "jsonutil.md").read_text(), re.MULTILINE | re.DOTALL
+    )
+    assert len(blocks) >= 2
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(block, namespace)  # the page's asserts are the test

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from orderbridge import ConfigurationError, jsonutil
+import orderbridge as ob
 
 __all__ = [
     "CLIENT_ID_ENV",
@@ -79,7 +79,7 @@ def where_text(where: str | Mapping[str, Any] | None) -> str | None:
     """A caller's ``Where`` filter as JSON text; text is passed through untouched (syntax undocumented)."""
     if where is None or isinstance(where, str):
         return where
-    return jsonutil.dumps(dict(where))
+    return ob.jsonutil.dumps(dict(where))
 
 
 def v2_list_params(offset: int, limit: int, where: str | None = None) -> dict[str, Any]:
@@ -202,7 +202,7 @@ def parse_stamp_field(text: str) -> tuple[str, str]:
     """
     match = _STAMP_FIELD.match(text) if isinstance(text, str) else None
     if match is None:
-        raise ConfigurationError(
+        raise ob.ConfigurationError(
             f"stamp_field must be 'GroupAlias.FieldAlias' (a custom CRM field of the target site), "
             f"not {text!r}"
         )
