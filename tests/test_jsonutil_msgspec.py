@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,47 +13,6 @@ from hypothesis import strategies as st
 from orderbridge import jsonutil
 from orderbridge.jsonutil import InvalidValue, find_problem
 from tests.strategies import json_value
-
-ROOT = Path(__file__).resolve().parent.parent
-# The json module's public API is the json package itself; its submodules are its internals.
-PRIVATE_JSON_MODULES = {"json.encoder", "json.decoder", "json.scanner", "_json"}
-PRIVATE_JSON_NAMES = {
-    "c_make_encoder",
-    "c_scanstring",
-    "c_make_scanner",
-    "make_scanner",
-    "py_encode_basestring",
-}
-
-
-def _sources() -> list[Path]:
-    folders = [ROOT / "orderbridge", ROOT / "plugins", ROOT / "benchmarks", ROOT / "docs" / "examples"]
-    return sorted(p for folder in folders for p in folder.rglob("*.py") if "build" not in p.parts)
-
-
-def _private_json_uses(tree: ast.AST) -> list[str]:
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [a.name for a in node.names if a.name in PRIVATE_JSON_MODULES]
-        elif isinstance(node, ast.ImportFrom) and node.module in PRIVATE_JSON_MODULES:
-            found.append(f"from {node.module} import ...")
-        elif isinstance(node, ast.Attribute) and node.attr in PRIVATE_JSON_NAMES | {"encoder", "scanner"}:
-            if isinstance(node.value, ast.Name) and node.value.id in {"json", "stdjson"}:
-                found.append(f"{node.value.id}.{node.attr}")
-        elif isinstance(node, ast.Name) and node.id in PRIVATE_JSON_NAMES:
-            found.append(node.id)
-    return found
-
-
-def test_no_source_uses_the_json_modules_private_api() -> None:
-    offenders = {
-        str(path.relative_to(ROOT)): uses
-        for path in _sources()
-        if (uses := _private_json_uses(ast.parse(path.read_text(encoding="utf-8"))))
-    }
-    assert offenders == {}
-
 
 EXACT = [
     ("1.10", Decimal("1.10")),
