@@ -1,7 +1,8 @@
 """orderbridge: move e-commerce orders between platforms without losing a cent.
 
 The public API. Plugins import only names exported here (plus the documented
-subpackages :mod:`orderbridge.sandbox` and :mod:`orderbridge.testing`)::
+subpackages :mod:`orderbridge.sandbox` and :mod:`orderbridge.testing`); JSON
+with exact money is :mod:`orderbridge.jsonutil`, exported as ``ob.jsonutil``::
 
     import orderbridge as ob
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orderbridge import jsonutil
 from orderbridge.auth import ApiKeyAuth, BasicAuth, BearerToken, OAuthClientCredentials
 from orderbridge.backend import Backend, Capability, Loss, Stamp, WriteJournal
 from orderbridge.converters import (
@@ -188,6 +190,7 @@ __all__ = [
     "id_space_of",
     "iter_jsonl",
     "iter_jsonl_records",
+    "jsonutil",
     "make_converter",
     "migrate",
     "option",

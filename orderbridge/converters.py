@@ -14,7 +14,6 @@ The canonical form of an order is the converter's dict plus
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -230,7 +229,7 @@ def _label_of(body: Mapping[str, Any]) -> str:
 
 def order_to_json(order: Order) -> str:
     """One order as compact canonical JSON text (one line, no trailing newline)."""
-    return json.dumps(order_to_dict(order), ensure_ascii=False, separators=(",", ":"))
+    return jsonutil.dumps(order_to_dict(order))
 
 
 def order_from_json(text: str | bytes) -> Order:

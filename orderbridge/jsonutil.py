@@ -1,32 +1,40 @@
 """JSON text with exact money: numbers with a fraction parse as ``Decimal``.
 
-``json`` cannot write a ``Decimal`` as a number, and a float would lose cents,
-so :func:`dumps` lets the C encoder turn each ``Decimal`` into a string framed
-by two markers (through ``default``) and then deletes the markers together with
-the quotes around them, leaving the digits as a JSON number. The markers hold a
-random nonce chosen at import, so no user string can imitate them.
+Both directions go through msgspec, configured for money: a number with a
+fraction or an exponent is read as the exact ``Decimal`` of its digits
+(integers stay ``int``), and a ``Decimal`` is written as a JSON number with
+exactly its digits (``Decimal("1.10")`` is ``1.10``, never ``1.1``).
+:func:`dumps` writes compact UTF-8 text (non-ASCII characters as themselves,
+not as ``\\u`` escapes); text msgspec refuses to write (a string with lone
+surrogates, a ``str`` subclass, a key that is not text) is written by the
+``json`` module instead, as before: ASCII only, lone surrogates escaped, so
+that :func:`loads` gives them back.
 
 Reading is built so that one bad order cannot make a whole page unreadable:
 :func:`loads` never fails on a page because of what one value holds. NaN and
 the infinities, a value nested deeper than :data:`MAX_DEPTH`, and (rarely) an
-integer too long for ``int`` become :class:`InvalidValue` markers in the tree;
-bytes that are not UTF-8 are kept as lone surrogates. :func:`find_problem`
-then tells, per document, whether and where it holds such a value.
+integer too long for ``int`` or an exponent too large for ``Decimal`` become
+:class:`InvalidValue` markers in the tree; bytes that are not UTF-8 are kept
+as lone surrogates. msgspec reads every clean page; a page it refuses is read
+again by a tolerant reader built on the ``json`` module, which makes those
+markers (and raises for text that is not JSON). :func:`find_problem` then
+tells, per document, whether and where it holds such a value.
 """
 
 from __future__ import annotations
 
 import json
-import json.encoder
 import math
 import re
 import secrets
 import sys
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "InvalidValue", "dumps", "find_problem", "loads"]
+import msgspec
+
+__all__ = ["MAX_DEPTH", "MAX_NODES", "InvalidValue", "dumpb", "dumps", "find_problem", "loads"]
 
 MAX_DEPTH = 64
 """Containers may nest this many levels; a deeper one is an :class:`InvalidValue` (no order nests
@@ -35,10 +43,21 @@ half as deep, and a limit far below the interpreter's recursion limit keeps ever
 MAX_NODES = 100_000
 """The most values :func:`find_problem` accepts in one document (an order holds a few hundred)."""
 
+# ------------------------------------------------------------ writing
+
+# Shared instances: msgspec's encoders and decoders are thread-safe (since 0.16), and
+# building one per call would cost more than encoding an order.
+_ENCODERS = {
+    False: msgspec.json.Encoder(decimal_format="number").encode,
+    True: msgspec.json.Encoder(decimal_format="number", order="sorted").encode,
+}
+
 _NONCE = secrets.token_hex(8)
-# Private-use characters; ensure_ascii writes them as the escapes \ue000 / \ue001,
-# so in the text the opening marker always follows a quote and the closing one
-# always precedes a quote: str.replace removes marker and quote in one go.
+# The json module cannot write a Decimal as a number: ``default`` turns one into a
+# string framed by these private-use characters, which ensure_ascii writes as the
+# escapes \ue000 / \ue001, so in the text the opening marker always follows a quote
+# and the closing one always precedes a quote: str.replace removes marker and quote in
+# one go. The random nonce keeps any user string from imitating them.
 _OPEN = "\ue000" + _NONCE
 _CLOSE = "\ue001" + _NONCE
 _OPEN_TEXT = '"\\ue000' + _NONCE
@@ -53,27 +72,46 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-# json.dumps() with any keyword builds a JSONEncoder and, through iterencode,
-# a C encoder on every call; building only the C encoder (a fresh one per call,
-# so the circular-reference markers never carry over) costs a fraction of that.
-# ``c_make_encoder`` is None only where the ``_json`` accelerator is missing.
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_ENCODERS = {
+_JSON_ENCODERS = {
     sort_keys: json.JSONEncoder(default=_default, separators=(",", ":"), sort_keys=sort_keys)
     for sort_keys in (False, True)
 }
 
 
-def dumps(value: Any, *, sort_keys: bool = False) -> str:
-    """Serialise ``value`` as compact JSON; ``Decimal`` values become JSON numbers verbatim."""
-    if _c_make_encoder is not None:
-        encode = _c_make_encoder(
-            {}, _default, json.encoder.encode_basestring_ascii, None, ":", ",", sort_keys, False, True
-        )
-        text = "".join(encode(value, 0))
-    else:
-        text = _ENCODERS[sort_keys].encode(value)
+def _encode(value: Any, sort_keys: bool) -> bytes | None:
+    """msgspec's compact UTF-8 text of ``value``, or None where msgspec cannot write it."""
+    try:
+        return _ENCODERS[sort_keys](value)
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: the json module escapes it (\ud800) and loads reads it back
+    except TypeError:
+        return None  # a str or int subclass, a key that is not text: the json module knows those
+
+
+def _encode_with_json(value: Any, sort_keys: bool) -> str:
+    """The ``json`` module's compact, ASCII-only text of ``value``, Decimals as numbers."""
+    text = _JSON_ENCODERS[sort_keys].encode(value)
     return text.replace(_OPEN_TEXT, "").replace(_CLOSE_TEXT, "")
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """Serialise ``value`` as compact JSON text; ``Decimal`` values become JSON numbers verbatim.
+
+    A non-finite ``Decimal`` raises ``ValueError``; ``sort_keys`` sorts every
+    object's keys. Non-ASCII text is written as UTF-8 characters, except when
+    the value holds a lone surrogate (then the whole text is ASCII, escaped).
+    """
+    data = _encode(value, sort_keys)
+    return data.decode("utf-8") if data is not None else _encode_with_json(value, sort_keys)
+
+
+def dumpb(value: Any, *, sort_keys: bool = False) -> bytes:
+    """:func:`dumps` as UTF-8 bytes, as an HTTP body or a file wants them (saves a copy)."""
+    data = _encode(value, sort_keys)
+    return data if data is not None else _encode_with_json(value, sort_keys).encode("ascii")
+
+
+# ------------------------------------------------------------ reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +119,11 @@ class InvalidValue:
     """Stands in the parsed tree for a value that is not acceptable JSON for an order.
 
     :func:`loads` puts one where the text holds NaN, Infinity or -Infinity, a
-    container nested deeper than :data:`MAX_DEPTH` or an integer too long to
-    read, so the rest of the page still parses; :func:`find_problem` reports
-    it with its ``reason``. Translating code never sees one as a real value:
-    it is neither a number nor a string.
+    container nested deeper than :data:`MAX_DEPTH`, an integer too long to
+    read or an exponent too large for ``Decimal``, so the rest of the page
+    still parses; :func:`find_problem` reports it with its ``reason``.
+    Translating code never sees one as a real value: it is neither a number
+    nor a string.
     """
 
     reason: str
@@ -97,12 +136,20 @@ _CONSTANTS = {
     name: InvalidValue(f"{name} is not a number JSON allows") for name in ("NaN", "Infinity", "-Infinity")
 }
 _TOO_DEEP = InvalidValue(f"nested deeper than {MAX_DEPTH} levels")
+_OUT_OF_RANGE = InvalidValue("number out of range (exponent too large)")
 
 
 def _parse_constant(name: str) -> InvalidValue:
     # Python's json reads NaN/Infinity/-Infinity (JSON has no such numbers) as floats;
     # a float would slip into an amount, a marker is refused by find_problem.
     return _CONSTANTS[name]
+
+
+def _parse_float(digits: str) -> Decimal | InvalidValue:
+    try:
+        return Decimal(digits)
+    except InvalidOperation:  # an exponent past Decimal's limit, such as 1e1000000000000000000
+        return _OUT_OF_RANGE
 
 
 # A too-deep container is cut out of the text before decoding and replaced by an
@@ -123,12 +170,15 @@ def _parse_int(digits: str) -> int | InvalidValue:
         return InvalidValue(f"integer longer than {sys.get_int_max_str_digits()} digits")
 
 
-# json.loads() with parse_float builds a JSONDecoder (and its scanner) per call.
-# parse_constant costs nothing until a NaN/Infinity is met; the default parse_int
-# (the int type itself) keeps the C scanner's fast path for integers.
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_parse_constant)
+_FAST_DECODE = msgspec.json.Decoder(float_hook=Decimal).decode
+# The tolerant reader, for text msgspec refuses. The default parse_int (the int type
+# itself) keeps the C scanner's fast path for integers; parse_constant costs nothing
+# until a NaN/Infinity is met.
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_parse_constant)
 # Only for text that needed rewriting or that holds an overlong integer.
-_SLOW_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_parse_int, parse_constant=_parse_constant)
+_SLOW_DECODER = json.JSONDecoder(
+    parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant
+)
 
 
 def loads(text: str | bytes | bytearray) -> Any:
@@ -136,10 +186,10 @@ def loads(text: str | bytes | bytearray) -> Any:
 
     One bad value never fails the whole text: NaN, Infinity and -Infinity, a
     container nested deeper than :data:`MAX_DEPTH` (the outermost one past the
-    limit) and an integer too long to read become :class:`InvalidValue`;
-    UTF-8 bytes that do not decode become lone surrogates (``surrogateescape``)
-    in their string. Text that is not JSON still raises ``ValueError``
-    (:class:`json.JSONDecodeError`).
+    limit), an integer too long to read and an exponent too large for
+    ``Decimal`` become :class:`InvalidValue`; UTF-8 bytes that do not decode
+    become lone surrogates (``surrogateescape``) in their string. Text that is
+    not JSON still raises ``ValueError`` (:class:`json.JSONDecodeError`).
     """
     raw: bytes | bytearray
     if isinstance(text, str):
@@ -150,6 +200,23 @@ def loads(text: str | bytes | bytearray) -> Any:
         raw = text.encode("utf-8", "surrogatepass")
     elif isinstance(text, bytes | bytearray):
         raw = text
+    else:
+        raise TypeError(f"the JSON object must be str, bytes or bytearray, not {type(text).__name__}")
+    deep = _may_nest_too_deep(raw)
+    if not deep:
+        try:
+            return _FAST_DECODE(raw)
+        except (msgspec.DecodeError, RecursionError, InvalidOperation):
+            # msgspec refuses the whole text for one bad value (NaN, bytes that are not
+            # UTF-8, an overlong integer, a lone surrogate, a BOM, UTF-16) and for text
+            # that is not JSON: the tolerant reader tells them apart.
+            pass
+    return _loads_tolerant(text, deep)
+
+
+def _loads_tolerant(text: str | bytes | bytearray, deep: bool) -> Any:
+    """:func:`loads` through the ``json`` module: bad values become markers, not errors."""
+    if not isinstance(text, str):
         encoding = json.detect_encoding(text)
         if encoding.startswith("utf-8"):
             # A bad byte sequence in one string must not fail the page; escaped to a lone
@@ -157,11 +224,9 @@ def loads(text: str | bytes | bytearray) -> Any:
             text = text.decode(encoding, "surrogateescape")
         else:  # UTF-16/32: the depth check needs the ASCII structure bytes of UTF-8
             text = text.decode(encoding, "surrogatepass")
-            raw = text.encode("utf-8", "surrogatepass")
-    else:
-        raise TypeError(f"the JSON object must be str, bytes or bytearray, not {type(text).__name__}")
+            deep = _may_nest_too_deep(text.encode("utf-8", "surrogatepass"))
     try:
-        if _may_nest_too_deep(raw):
+        if deep:
             return _loads_slow(text)
         return _DECODER.decode(text)
     except json.JSONDecodeError:

@@ -17,9 +17,10 @@ import enum
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import attrs
 from attrs import field, frozen
@@ -57,6 +58,9 @@ Extras = dict[str, dict[str, Any]]
 """Per-backend leftovers: backend name -> JSON-ready mapping of what the model cannot hold."""
 
 
+_UNKNOWN_MEMBERS: dict[tuple[type, str], OpenEnum] = {}
+
+
 class OpenEnum(str, enum.Enum):  # noqa: UP042 - StrEnum's str() differs; value semantics wanted
     """A string enum that keeps values it does not know instead of failing.
 
@@ -69,11 +73,14 @@ class OpenEnum(str, enum.Enum):  # noqa: UP042 - StrEnum's str() differs; value 
     def _missing_(cls, value: object) -> OpenEnum | None:
         if not isinstance(value, str):
             return None
-        member = str.__new__(cls, value)
-        member._name_ = "UNKNOWN"
-        member._value_ = value
-        # Cache so that the same raw text always gives the same object.
-        cls._value2member_map_[value] = member
+        # Cached (in a table of our own, not in enum's internals) so that the same raw
+        # text always gives the same object; setdefault keeps that true across threads.
+        member = _UNKNOWN_MEMBERS.get((cls, value))
+        if member is None:
+            member = str.__new__(cls, value)
+            member._name_ = "UNKNOWN"
+            member._value_ = value
+            member = _UNKNOWN_MEMBERS.setdefault((cls, value), member)
         return member
 
     @property
@@ -142,8 +149,12 @@ def _non_negative_money(inst: Any, attribute: attrs.Attribute[Any], value: Any) 
         raise _fail(attribute, f"must not be negative, got {value}")
 
 
+# Both always give an offset: asking them (a zone lookup for ZoneInfo) can be skipped.
+_OFFSET_ZONES = frozenset({timezone, ZoneInfo})
+
+
 def _aware(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
+    if value is None or (type(value) is datetime and type(value.tzinfo) in _OFFSET_ZONES):
         return
     if not isinstance(value, datetime):
         raise _fail(attribute, f"must be a datetime, got {type(value).__name__}")
@@ -161,6 +172,18 @@ def _opt_bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise _fail(attribute, f"must be true, false or absent, got {value!r}")
 
 
+_LAST4 = re.compile(r"\d{4}")
+
+
+def _card_last4(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # One function, not attrs' pair of validators (_opt_str and a method): most payments have none.
+    if value is None:
+        return
+    _opt_str(inst, attribute, value)
+    if not _LAST4.fullmatch(value):
+        raise _fail(attribute, "must be exactly the last four digits of a card")
+
+
 def _currency(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and (not isinstance(value, str) or not _CURRENCY.match(value)):
         raise _fail(attribute, f"must be a three-letter upper-case ISO 4217 code, got {value!r}")
@@ -170,8 +193,8 @@ def _tuple_of(kind: type) -> Any:
     only_kind = frozenset({kind})
 
     def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if type(value) is tuple and only_kind.issuperset(map(type, value)):
-            return  # the common case, tested at C speed
+        if type(value) is tuple and (not value or only_kind.issuperset(map(type, value))):
+            return  # the common cases (empty, or exactly the kind), tested at C speed
         if not isinstance(value, tuple):
             raise _fail(attribute, f"must be a tuple, got {type(value).__name__}")
         for i, item in enumerate(value):
@@ -195,25 +218,39 @@ _DICT_ONLY = frozenset({dict})
 
 
 def _plain_json(value: Any) -> bool:
-    """Whether ``value`` is JSON built of exact builtin types and finite Decimals (the common case)."""
-    kind = type(value)
-    if kind in _JSON_SCALARS:
+    """Whether ``value`` is JSON built of exact builtin types and finite Decimals (the common case).
+
+    One loop over a stack, not a call per container: extras hold small nested
+    parts, where calls and iterator set-ups would cost more than the values.
+    """
+    if type(value) in _JSON_SCALARS:
         return True
-    if kind is Decimal:
-        return value.is_finite()  # type: ignore[no-any-return]
-    if kind is dict:
-        if not _STR_ONLY.issuperset(map(type, value)):
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        kind = type(node)
+        if kind is dict:
+            if not _STR_ONLY.issuperset(map(type, node)):
+                return False
+            items: Any = node.values()
+        elif kind is list or kind is tuple:
+            items = node
+        elif kind is Decimal:
+            if not node.is_finite():
+                return False
+            continue
+        else:
             return False
-        items = value.values()
-    elif kind is list or kind is tuple:
-        items = value
-    else:
-        return False
-    return _JSON_SCALARS.issuperset(map(type, items)) or all(map(_plain_json, items))
+        for item in items:
+            if type(item) not in _JSON_SCALARS:
+                pending.append(item)  # containers and Decimals, judged when taken off
+    return True
 
 
 def _extras(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if type(value) is dict and _DICT_ONLY.issuperset(map(type, value.values())) and _plain_json(value):
+    if type(value) is dict and (
+        not value or (_DICT_ONLY.issuperset(map(type, value.values())) and _plain_json(value))
+    ):
         return
     if not isinstance(value, Mapping):
         raise _fail(attribute, "must be a mapping of backend name to mapping")
@@ -244,14 +281,13 @@ def _check_json_value(value: Any, path: str) -> None:
 
 
 def _custom_fields(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is dict and not value:
+        return  # most orders have none
     if (
         type(value) is dict
         and _STR_ONLY.issuperset(map(type, value))
         and _DICT_ONLY.issuperset(map(type, value.values()))
-        and all(
-            _STR_ONLY.issuperset(map(type, fields)) and _CUSTOM_SCALARS.issuperset(map(type, fields.values()))
-            for fields in value.values()
-        )
+        and _plain_groups(value)
     ):
         return
     if not isinstance(value, Mapping):
@@ -270,16 +306,59 @@ def _custom_fields(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
                 )
 
 
+def _plain_groups(groups: dict[Any, Any]) -> bool:
+    # A loop, not all() over a generator: a generator costs more than a few groups.
+    for fields in groups.values():
+        if not (
+            _STR_ONLY.issuperset(map(type, fields)) and _CUSTOM_SCALARS.issuperset(map(type, fields.values()))
+        ):
+            return False
+    return True
+
+
+def _exactly(kind: type, general: Any, *, optional: bool) -> Any:
+    """``general`` (an attrs validator), with the common case settled first by an exact type test.
+
+    attrs' validators are objects whose call goes through two levels of Python;
+    a value of exactly ``kind`` (or None, when ``optional``) needs neither.
+    """
+    kinds = frozenset({kind, type(None)} if optional else {kind})
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if type(value) not in kinds:
+            general(inst, attribute, value)
+
+    return check
+
+
 def _opt(kind: type) -> Any:
-    return attrs.validators.optional(attrs.validators.instance_of(kind))
+    return _exactly(kind, attrs.validators.optional(attrs.validators.instance_of(kind)), optional=True)
+
+
+def _req(kind: type) -> Any:
+    return _exactly(kind, attrs.validators.instance_of(kind), optional=False)
+
+
+# Text -> known member, looked up directly: calling the enum class costs several Python calls.
+_KNOWN_MEMBERS: dict[type, dict[str, Any]] = {
+    kind: {member.value: member for member in kind} for kind in (PaymentState, PaymentType)
+}
+
+
+def _to_member(kind: type[OpenEnum], value: Any) -> Any:
+    """An open-enum field's value: text becomes the member; anything else is left to the validator."""
+    if type(value) is str:
+        member = _KNOWN_MEMBERS[kind].get(value)
+        return member if member is not None else kind(value)
+    return kind(value) if isinstance(value, str) and not isinstance(value, kind) else value
 
 
 def _payment_state(value: Any) -> Any:
-    return PaymentState(value) if isinstance(value, str) and not isinstance(value, PaymentState) else value
+    return _to_member(PaymentState, value)
 
 
 def _payment_type(value: Any) -> Any:
-    return PaymentType(value) if isinstance(value, str) and not isinstance(value, PaymentType) else value
+    return _to_member(PaymentType, value)
 
 
 def _strs(value: Iterable[str]) -> tuple[str, ...]:
@@ -321,8 +400,8 @@ def _payments(value: Iterable[Payment]) -> tuple[Payment, ...]:
 class SourceRef:
     """Where an order came from: the backend's name and the order's id there."""
 
-    backend: str = field(validator=attrs.validators.instance_of(str))
-    remote_id: str = field(validator=attrs.validators.instance_of(str))
+    backend: str = field(validator=_req(str))
+    remote_id: str = field(validator=_req(str))
 
 
 @frozen(kw_only=True)
@@ -337,7 +416,7 @@ class OrderStatus:
 class StatusChange:
     """One entry of an order's status history (kept oldest first)."""
 
-    status: str = field(validator=attrs.validators.instance_of(str))
+    status: str = field(validator=_req(str))
     at: datetime | None = field(default=None, validator=_aware)
     notes: str | None = field(default=None, validator=_opt_str)
     notify_customer: bool | None = field(default=None, validator=_opt_bool)
@@ -393,7 +472,7 @@ class Discount:
 
     code: str | None = field(default=None, validator=_opt_str)
     amount: Decimal | None = field(default=None, validator=_money)
-    kind: str = field(default="code", validator=attrs.validators.instance_of(str))
+    kind: str = field(default="code", validator=_req(str))
     description: str | None = field(default=None, validator=_opt_str)
     remote_id: str | None = field(default=None, validator=_opt_str)
 
@@ -423,7 +502,7 @@ class Tax:
 class AttributeSelection:
     """A product attribute chosen on a line, with the ids of the chosen options."""
 
-    attribute_id: str = field(validator=attrs.validators.instance_of(str))
+    attribute_id: str = field(validator=_req(str))
     option_ids: tuple[str, ...] = field(default=(), converter=_strs, validator=_tuple_of(str))
 
 
@@ -473,15 +552,10 @@ class Payment:
     notes: str | None = field(default=None, validator=_opt_str)
     created_at: datetime | None = field(default=None, validator=_aware)
     card_type: str | None = field(default=None, validator=_opt_str)
-    card_last4: str | None = field(default=None, validator=_opt_str)
+    card_last4: str | None = field(default=None, validator=_card_last4)
     check_number: str | None = field(default=None, validator=_opt_str)
     check_date: datetime | None = field(default=None, validator=_aware)
     extras: Extras = field(factory=dict, validator=_extras)
-
-    @card_last4.validator
-    def _check_last4(self, attribute: attrs.Attribute[Any], value: str | None) -> None:
-        if value is not None and not re.fullmatch(r"\d{4}", value):
-            raise _fail(attribute, "must be exactly the last four digits of a card")
 
 
 # ---------------------------------------------------------------- the order
@@ -542,6 +616,8 @@ class Order:
     extras: Extras = field(factory=dict, validator=_extras)
 
     def __attrs_post_init__(self) -> None:
+        if len(self.status_history) < 2:
+            return  # nothing to order (most orders)
         times = [c.at for c in self.status_history if c.at is not None]
         if any(later < earlier for earlier, later in itertools.pairwise(times)):
             raise InvalidOrder(

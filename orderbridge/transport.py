@@ -325,7 +325,7 @@ class Transport:
         no full parse.
 
         ``path`` is joined onto the base URL; an absolute URL must share its
-        origin. ``json`` is encoded with :func:`orderbridge.jsonutil.dumps`,
+        origin. ``json`` is encoded with :func:`orderbridge.jsonutil.dumpb`,
         ``data`` is sent as given (a mapping is form-encoded). ``idempotent``
         overrides the method's default (only GET/HEAD/OPTIONS/PUT/DELETE are
         idempotent). ``expected`` lists the acceptable success statuses (any
@@ -339,7 +339,7 @@ class Transport:
             raise ValueError("pass json or data, not both")
         send_headers = dict(headers or {})
         if json is not None:
-            data = jsonutil.dumps(json).encode("utf-8")
+            data = jsonutil.dumpb(json)
             send_headers.setdefault("Content-Type", "application/json")
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         auth = self.auth if authenticate and self.auth is not None else _NO_AUTH

@@ -91,10 +91,17 @@ def test_jsonl_stream_round_trip_and_bad_line_number() -> None:
 
 
 def test_jsonutil_keeps_cents_exact() -> None:
-    text = jsonutil.dumps({"a": Decimal("10.00"), "b": [Decimal("-0.10"), "\ue000 looks like a marker"]})
-    assert text == '{"a":10.00,"b":[-0.10,"\\ue000 looks like a marker"]}'
+    value = {"a": Decimal("10.00"), "b": [Decimal("-0.10"), "\ue000 looks like a marker"]}
+    text = jsonutil.dumps(value)
+    assert text == '{"a":10.00,"b":[-0.10,"\ue000 looks like a marker"]}'  # UTF-8, not \\u escapes
+    assert jsonutil.dumpb(value) == text.encode("utf-8")
     back = jsonutil.loads(text)
     assert back["a"] == Decimal("10.00") and str(back["a"]) == "10.00"
+    # a lone surrogate sends the value through the json module: ASCII text, the same values
+    with_surrogate = {**value, "c": "\ud800"}
+    text = jsonutil.dumps(with_surrogate)
+    assert text == '{"a":10.00,"b":[-0.10,"\\ue000 looks like a marker"],"c":"\\ud800"}'
+    assert jsonutil.loads(text) == with_surrogate and jsonutil.dumpb(with_surrogate) == text.encode()
     assert isinstance(jsonutil.loads("1"), int)
     with pytest.raises(ValueError):
         jsonutil.dumps({"x": Decimal("NaN")})

@@ -113,3 +113,18 @@ def test_generated_options_tables_name_only_built_in_backends() -> None:
     marker = re.compile(r"<!-- generated: options ([a-z0-9-]+) -->")
     named = {m.group(1) for page in DOCS.rglob("*.md") for m in marker.finditer(page.read_text())}
     assert named and named <= set(_builtin_backends()), sorted(named - set(_builtin_backends()))
+
+
+def test_the_jsonutil_reference_covers_every_public_name() -> None:
+    page = DOCS / "jsonutil.md"
+    assert set(ob.jsonutil.__all__) <= _headings(page), "docs/jsonutil.md lacks a section"
+
+
+def test_the_jsonutil_reference_examples_run() -> None:
+    blocks = re.findall(
+        r"^```python\n(.*?)^```", (DOCS / "jsonutil.md").read_text(), re.MULTILINE | re.DOTALL
+    )
+    assert len(blocks) >= 2
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(block, namespace)  # the page's asserts are the test

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -89,3 +90,56 @@ def test_field_scope_names_a_nested_field_by_its_whole_path() -> None:
         with ob.field_scope("lines[2]"), ob.field_scope("attributes[1]"):
             raise ob.InvalidOrder("bad", field="option_ids")
     assert nested.value.field == "lines[2].attributes[1].option_ids"
+
+
+class _NoOffset(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        # each validator settles the common case by exact type; everything else takes the general path
+        (lambda: ob.Order(created_at=datetime(2022, 1, 1, tzinfo=_NoOffset())), "created_at"),
+        (lambda: ob.Order(extras={"x": {"y": [1, {"z": Decimal("NaN")}]}}), "extras.x.y[1].z"),
+        (lambda: ob.Order(extras={"x": {"y": (1, 2.5)}}), "extras.x.y[1]"),
+        (lambda: ob.Order(extras={"x": {1: "y"}}), "extras.x"),
+        (lambda: ob.Order(extras={"x": "not a mapping"}), "extras.x"),
+        (lambda: ob.OrderLine(extras={"x": {"y": object()}}), "extras.x.y"),
+        (lambda: ob.Order(custom_fields={"G": "not a mapping"}), "custom_fields.G"),
+        (lambda: ob.Order(lines=(ob.OrderLine(), "not a line")), "lines[1]"),
+    ],
+)
+def test_values_off_the_common_path_are_still_refused(build, field: str) -> None:
+    with pytest.raises(ob.InvalidOrder) as info:
+        build()
+    assert info.value.field == field
+
+
+def test_values_off_the_common_path_are_still_accepted() -> None:
+    class Text(str):
+        pass
+
+    zoned = datetime(2022, 1, 1, tzinfo=ZoneInfo("Australia/Sydney"))
+    order = ob.Order(
+        source=ob.SourceRef(Text("jsonl"), Text("7")),
+        number=Text("7"),
+        created_at=zoned,
+        invoiced_at=datetime(2022, 1, 1, tzinfo=timezone(timedelta(hours=-3))),
+        extras={"x": {"y": [1, {"z": Decimal("1.5")}, (True, None)]}},
+        lines=[ob.OrderLine(extras={"x": {}})],
+        payments=[ob.Payment(payment_type=Text("CreditCard"))],
+    )
+    assert order.created_at is zoned and order.payments[0].payment_type is ob.PaymentType.CREDIT_CARD
+    with pytest.raises(TypeError):  # attrs' own message, as before
+        ob.Order(source="jsonl:7")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ob.SourceRef("jsonl", 7)  # type: ignore[arg-type]
+
+
+def test_an_unknown_enum_value_is_one_object_and_no_member() -> None:
+    first = ob.PaymentType("Barter")
+    assert ob.Payment(payment_type="Barter").payment_type is first is ob.PaymentType("Barter")
+    assert first not in list(ob.PaymentType) and not first.known
+    assert ob.PaymentState("Barter") is not first and ob.PaymentState("Barter") == first == "Barter"

@@ -214,13 +214,13 @@ class Response:
             return bytes(body), "application/octet-stream"
         if isinstance(body, str):
             return body.encode("utf-8"), "text/plain; charset=utf-8"
-        return jsonutil.dumps(body).encode("utf-8"), JSON_TYPE
+        return jsonutil.dumpb(body), JSON_TYPE
 
 
 def json_response(obj: Any, status: int = 200, *, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON answer, encoded now with :func:`orderbridge.jsonutil.dumps` (Decimals exact)."""
+    """A JSON answer, encoded now with :func:`orderbridge.jsonutil.dumpb` (Decimals exact)."""
     hdrs = {"Content-Type": JSON_TYPE, **(headers or {})}
-    return Response(status, jsonutil.dumps(obj).encode("utf-8"), hdrs)
+    return Response(status, jsonutil.dumpb(obj), hdrs)
 
 
 def text_response(text: str, status: int = 200, *, content_type: str = "text/plain") -> Response:

@@ -76,7 +76,7 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
-from orderbridge import jsonutil
+import orderbridge as ob
 from orderbridge.sandbox import HttpError, Request, Response, Simulator, empty, json_response, route
 from orderbridge_webinone.generator import (
     ID_STRIDE,
@@ -735,7 +735,7 @@ class WebinOneSimulator(Simulator):
         if raw is None or not raw.strip():
             return {}
         try:
-            where = jsonutil.loads(raw)
+            where = ob.jsonutil.loads(raw)
         except ValueError as exc:
             raise _error(400, "Where is not valid JSON.", [str(exc)])
         if not isinstance(where, dict):

@@ -49,7 +49,6 @@ from orderbridge import (
     OrderLine,
     OrderStatus,
     Payment,
-    PaymentState,
     ShippingOption,
     SourceRef,
     Tax,
@@ -215,7 +214,8 @@ def _parse_time(text: str, version: str, zone: tzinfo) -> datetime:
     if result.tzinfo is None:
         if version == V2:
             raise ValueError("has no offset (v2 timestamps are UTC with Z)")
-        result = result.replace(tzinfo=zone)
+        # combine() takes the zone positionally: replace(tzinfo=...) parses keywords, slowly.
+        result = datetime.combine(result, result.time(), zone)
     return result
 
 
@@ -278,7 +278,7 @@ def to_canonical(doc: Mapping[str, Any], version: str, zone: tzinfo = UTC) -> Or
     :class:`~orderbridge.InvalidOrder` naming the order (its ``Id``, or ``"?"``)
     and the wire field path.
     """
-    if not isinstance(doc, Mapping):
+    if type(doc) is not dict and not isinstance(doc, Mapping):  # a dict without the ABC's slow check
         raise InvalidOrder(f"expected an order object, got {_kind(doc)}", order="?")
     raw_id = doc.get("Id")
     label = str(raw_id) if type(raw_id) in (int, str) else "?"
@@ -460,7 +460,7 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
             currency=currency,
             country=country,
             status=status,
-            payment_state=PaymentState(payment_state) if payment_state is not None else None,
+            payment_state=payment_state,  # the model's converter makes it a PaymentState
             created_at=created_at,
             invoiced_at=invoiced_at,
             total=_dec(doc, "TotalCost", ""),

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import pytest
 from orderbridge_acme import AcmeBackend
 from orderbridge_acme.simulator import AcmeSimulator
 
+import orderbridge as ob
 from orderbridge.sandbox import SimServer
 
 # The conformance suite is a pytest plugin shipped with orderbridge.
@@ -32,8 +31,8 @@ def acme_key() -> str:
 
 @pytest.fixture
 def sample_docs() -> list[dict[str, Any]]:
-    """The hand-written sample documents (money stays Decimal, as the transport reads it)."""
-    return [json.loads(p.read_text(), parse_float=Decimal) for p in sorted(SAMPLES.glob("*.json"))]
+    """The hand-written sample documents, read as the transport reads answers (money stays Decimal)."""
+    return [ob.jsonutil.loads(p.read_bytes()) for p in sorted(SAMPLES.glob("*.json"))]
 
 
 @pytest.fixture(scope="module")
