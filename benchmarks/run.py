@@ -1,4 +1,4 @@
-"""orderbridge benchmarks: translation CPU, HTTP round trips, concurrency, memory, start-up.
+"""orderbridge benchmarks: translation CPU, HTTP round trips, the state store, concurrency, memory, start-up.
 
     .venv/bin/python benchmarks/run.py            # full run, prints a table (several minutes)
     .venv/bin/python benchmarks/run.py --smoke    # tiny sizes, for CI: checks the benchmarks still run
@@ -199,6 +199,103 @@ def bench_faults(n: int, seeds: list[int]) -> None:
             "<= 7" if not stamped else "(informative)",
             (max(figures) <= 7.0) if not stamped else None,
         )
+
+
+# ---------------------------------------------------------------- 2c. state store
+
+
+class TimedStore:
+    """A state store seen through a stopwatch and a commit counter.
+
+    Every call the engine makes to the store is timed (``perf_counter`` around
+    it), and every transaction SQLite commits is counted from its own trace of
+    the statements it runs: a ``COMMIT``, or a write statement run outside a
+    transaction (autocommit). Reads are not commits.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.seconds = 0.0
+        self.commits = 0
+        store._db.set_trace_callback(self._trace)
+
+    def _trace(self, sql: str) -> None:
+        verb = sql.lstrip()[:8].upper()
+        if verb.startswith("COMMIT") or verb.startswith("END"):
+            self.commits += 1
+        elif verb.startswith(("INSERT", "UPDATE", "DELETE", "REPLACE")) and not self.store._db.in_transaction:
+            self.commits += 1
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.store, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed
+
+
+def _state_run(folder: Path, n: int) -> tuple[TimedStore, float, int]:
+    """One jsonl -> jsonl run on a new state file: the timed store, the run's seconds, the file's bytes."""
+    from orderbridge.migration import SQLiteStateStore
+
+    for old in folder.glob("state.sqlite*"):
+        old.unlink()
+    (folder / "target.jsonl").unlink(missing_ok=True)
+    store = TimedStore(SQLiteStateStore(folder / "state.sqlite"))
+    source = ob.connect("jsonl", path=folder / "source.jsonl")
+    target = ob.connect("jsonl", path=folder / "target.jsonl")
+    gc.collect()
+    start = time.perf_counter()
+    report = ob.migrate(source, target, state=store, concurrency=1)
+    elapsed = time.perf_counter() - start
+    target.close()
+    assert report.written == n, report.summary()
+    store.store.close()  # checkpoints the WAL into the file
+    size = sum(p.stat().st_size for p in folder.glob("state.sqlite*") if not p.name.endswith(".lock"))
+    return store, elapsed, size
+
+
+def bench_state(n: int, runs: int) -> None:
+    """jsonl -> jsonl, one worker: what the state store costs per order in time, commits and bytes.
+
+    Time is the wall time of every call the engine makes to the store, best of
+    ``runs`` runs (one worker, so no call waits for another thread's).
+    """
+    from orderbridge_webinone.generator import generate_documents
+
+    v1 = ob.get_backend("webinone-v1")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        source = ob.connect("jsonl", path=folder / "source.jsonl")
+        for doc in generate_documents(n, version="v1", seed=5):
+            source.create_order(v1.to_canonical(doc))
+        source.close()
+        results = [_state_run(folder, n) for _ in range(runs)]
+    store, elapsed, size = min(results, key=lambda r: r[0].seconds)
+    per_order = store.seconds / n * 1e6
+    row(
+        f"state store time per order, jsonl -> jsonl, 1 worker ({n} orders, best of {runs})",
+        f"{per_order:.0f} us/order",
+        f"whole run {elapsed / n * 1e6:.0f} us/order",
+        "<= 150 us",
+        per_order <= 150,
+    )
+    commits = store.commits / n
+    row("  state store commits per order", f"{commits:.2f}", "pending, target id, done", "<= 3", commits <= 3)
+    row(
+        "  state file size per order (after a checkpoint, incl. -wal)",
+        f"{size / n:.0f} bytes/order",
+        f"{size} bytes in all",
+        "<= 250 bytes",
+        size / n <= 250,
+    )
 
 
 # ---------------------------------------------------------------- 3. concurrency
@@ -461,14 +558,14 @@ def main() -> int:
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
     parser.add_argument(
-        "--only", help="comma-separated: translation,roundtrips,faults,concurrency,memory,startup"
+        "--only", help="comma-separated: translation,roundtrips,faults,state,concurrency,memory,startup"
     )
     parser.add_argument("--json", help="also write the table as JSON to this file")
     args = parser.parse_args()
     only = (
         set(args.only.split(","))
         if args.only
-        else {"translation", "roundtrips", "faults", "concurrency", "memory", "startup"}
+        else {"translation", "roundtrips", "faults", "state", "concurrency", "memory", "startup"}
     )
     smoke = args.smoke
     started = time.perf_counter()
@@ -484,6 +581,9 @@ def main() -> int:
     if "faults" in only:
         print("round trips under faults")
         bench_faults(30 if smoke else 300, [1] if smoke else [1, 2, 3, 4, 5])
+    if "state" in only:
+        print("state store")
+        bench_state(200 if smoke else 5000, 1 if smoke else 3)
     if "concurrency" in only:
         print("concurrency")
         if smoke:
