@@ -1,4 +1,4 @@
-"""orderbridge benchmarks: translation CPU, HTTP round trips, concurrency, memory, start-up.
+"""orderbridge benchmarks: translation CPU, HTTP round trips, the state store, concurrency, memory, start-up.
 
     .venv/bin/python benchmarks/run.py            # full run, prints a table (several minutes)
     .venv/bin/python benchmarks/run.py --smoke    # tiny sizes, for CI: checks the benchmarks still run
@@ -199,6 +199,137 @@ def bench_faults(n: int, seeds: list[int]) -> None:
             "<= 7" if not stamped else "(informative)",
             (max(figures) <= 7.0) if not stamped else None,
         )
+
+
+# ---------------------------------------------------------------- 2c. state store
+
+
+class CommitCounter:
+    """Counts the transactions a SQLite connection commits, from SQLite's own trace of its statements:
+    a ``COMMIT``, or a write statement run outside a transaction (autocommit). Reads are not commits."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.commits = 0
+        db.set_trace_callback(self._trace)
+
+    def _trace(self, sql: str) -> None:
+        verb = sql.lstrip()[:8].upper()
+        if verb.startswith(("COMMIT", "END")):
+            self.commits += 1
+        elif verb.startswith(("INSERT", "UPDATE", "DELETE", "REPLACE")) and not self.db.in_transaction:
+            self.commits += 1
+
+
+class RecordingStore:
+    """A state store that records every call the engine makes to it (and its wall time in the run)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.store, name)
+        if not callable(attr):
+            return attr
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, args, kwargs))
+            start = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return recorded
+
+
+def replay(calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]], path: Path) -> float:
+    """The recorded calls of a run, made again on a new store at ``path`` on one thread: seconds."""
+    from orderbridge.migration import SQLiteStateStore
+
+    store = SQLiteStateStore(path)
+    gc.collect()
+    start = time.perf_counter()
+    for name, args, kwargs in calls:
+        result = getattr(store, name)(*args, **kwargs)
+        if name.startswith("iter_"):
+            list(result)
+    store.close()
+    return time.perf_counter() - start
+
+
+def bench_state(n: int, runs: int) -> None:
+    """jsonl -> jsonl, one worker: what the state store costs per order in time, commits and bytes.
+
+    The run records every call the engine makes to the store and counts the
+    commits SQLite makes; the time is those calls made again on a new store on
+    one thread, best of ``runs``. In the run itself each call also waits for the
+    GIL behind the thread reading the source (shown beside it), which is not the
+    store's cost.
+    """
+    from orderbridge_webinone.generator import generate_documents
+
+    from orderbridge.migration import SQLiteStateStore
+
+    v1 = ob.get_backend("webinone-v1")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        source = ob.connect("jsonl", path=folder / "source.jsonl")
+        for doc in generate_documents(n, version="v1", seed=5):
+            source.create_order(v1.to_canonical(doc))
+        target = ob.connect("jsonl", path=folder / "target.jsonl")
+        store = RecordingStore(SQLiteStateStore(folder / "state.sqlite"))
+        counter = CommitCounter(store.store._db)
+        report = ob.migrate(source, target, state=store, concurrency=1)
+        target.close()
+        assert report.written == n, report.summary()
+        store.store.close()  # checkpoints the WAL into the file
+        size = sum(p.stat().st_size for p in folder.glob("state.sqlite*") if not p.name.endswith(".lock"))
+        seconds = min(replay(store.calls, folder / f"replay-{i}.sqlite") for i in range(runs))
+    per_order = seconds / n * 1e6
+    row(
+        f"state store per order, jsonl -> jsonl ({n} orders, 1 worker; calls replayed, best of {runs})",
+        f"{per_order:.0f} us/order",
+        f"in the run, with GIL waits: {store.seconds / n * 1e6:.0f} us",
+        "<= 150 us",
+        per_order <= 150,
+    )
+    commits = counter.commits / n
+    row("  state store commits per order", f"{commits:.2f}", "pending, target id, done", "<= 3", commits <= 3)
+    row(
+        "  state file size per order (after a checkpoint, incl. -wal)",
+        f"{size / n:.0f} bytes/order",
+        f"{size} bytes in all",
+        "<= 250 bytes",
+        size / n <= 250,
+    )
+    bench_state_journalled(max(30, n // 25))
+
+
+def bench_state_journalled(n: int) -> None:
+    """v1 -> v2: commits per order into a target that journals each new order's id before its lines."""
+    from orderbridge.migration import SQLiteStateStore
+
+    sites = Sites(n)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = SQLiteStateStore(Path(tmp) / "state.sqlite")
+            counter = CommitCounter(store._db)
+            report = ob.migrate(sites.source(), sites.target(), state=store, concurrency=4)
+            store.close()
+        assert report.written == n, report.summary()
+    finally:
+        sites.close()
+    commits = counter.commits / n
+    row(
+        f"  state store commits per order, v1 -> v2 ({n} orders, 4 workers)",
+        f"{commits:.2f}",
+        "pending, target id, done",
+        "<= 3",
+        commits <= 3,
+    )
 
 
 # ---------------------------------------------------------------- 3. concurrency
@@ -461,14 +592,14 @@ def main() -> int:
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
     parser.add_argument(
-        "--only", help="comma-separated: translation,roundtrips,faults,concurrency,memory,startup"
+        "--only", help="comma-separated: translation,roundtrips,faults,state,concurrency,memory,startup"
     )
     parser.add_argument("--json", help="also write the table as JSON to this file")
     args = parser.parse_args()
     only = (
         set(args.only.split(","))
         if args.only
-        else {"translation", "roundtrips", "faults", "concurrency", "memory", "startup"}
+        else {"translation", "roundtrips", "faults", "state", "concurrency", "memory", "startup"}
     )
     smoke = args.smoke
     started = time.perf_counter()
@@ -484,6 +615,9 @@ def main() -> int:
     if "faults" in only:
         print("round trips under faults")
         bench_faults(30 if smoke else 300, [1] if smoke else [1, 2, 3, 4, 5])
+    if "state" in only:
+        print("state store")
+        bench_state(200 if smoke else 5000, 1 if smoke else 3)
     if "concurrency" in only:
         print("concurrency")
         if smoke:

@@ -36,8 +36,10 @@ class WriteJournal(Protocol):
     A backend calls ``record(step, detail)`` right after each write request the
     server acknowledged, e.g. ``record("order", {"order_id": "812"})``,
     ``record("line", {"index": 0, "line_id": "9001"})``. The migration engine
-    stores these so a run killed part-way knows what the target already holds.
-    ``record`` must be quick and must not raise.
+    makes the id of step ``order`` durable before ``record`` returns, so a run
+    killed part-way knows which copy is its own; it stores no other step (the
+    copy is read back from the target and finished in place). ``record`` may
+    therefore take a commit for step ``order``; it must not raise.
     """
 
     def record(self, step: str, detail: dict[str, Any]) -> None:

@@ -94,7 +94,13 @@ def content_hash(order: Order) -> str:
 
 
 class _StoreJournal:
-    """Records the target id of a create in the state store the moment the target gives it."""
+    """Records the target id of a create in the state store the moment the target gives it.
+
+    Only the id: it is committed before the backend sends its next request, so
+    a kill after it leaves a copy that is provably ours. The other steps (lines,
+    payments, assets) are not stored: a copy cut short is finished by reading it
+    from the target, which holds exactly what landed.
+    """
 
     def __init__(self, store: Any, source_id: str) -> None:
         self.store = store
@@ -371,8 +377,7 @@ class OrderMigrator:
                 "update_order (to finish a half-written copy in place)",
                 self.target.capabilities,
             )
-        self.store.mark_pending(source_id, digest)
-        self.store.set_target(source_id, target_id)
+        self.store.mark_pending(source_id, digest, target_id)  # one commit: the write and its copy
         log.info("order %s: finishing copy %s in place", source_id, target_id)
         written = self.target.update_order(target_id, order, stamp=stamp)
         if self.ledger is not None:
@@ -384,9 +389,7 @@ class OrderMigrator:
 
     def _create(self, order: Order, source_id: str, digest: str) -> str:
         mark = self.target.newest_seen()  # before the write: only what comes after it can be our copy
-        self.store.mark_pending(source_id, digest)
-        state = self.store.get(source_id)
-        began = _parse_time(state.changed_at if state is not None else None)
+        began = _parse_time(self.store.mark_pending(source_id, digest))
         last: AmbiguousWrite | None = None
         for attempt in range(CREATE_ATTEMPTS):
             if attempt:
