@@ -23,18 +23,20 @@ tells, per document, whether and where it holds such a value.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias
 
 import msgspec
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "InvalidValue", "dumpb", "dumps", "find_problem", "loads"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "InvalidValue", "dumpb", "dumps", "find_problem", "ids", "loads"]
 
 MAX_DEPTH = 64
 """Containers may nest this many levels; a deeper one is an :class:`InvalidValue` (no order nests
@@ -212,6 +214,44 @@ def loads(text: str | bytes | bytearray) -> Any:
             # that is not JSON: the tolerant reader tells them apart.
             pass
     return _loads_tolerant(text, deep)
+
+
+class _Part(msgspec.Struct):
+    Id: Any = None
+
+
+@functools.lru_cache(maxsize=16)
+def _ids_decoder(keys: tuple[str, ...]) -> Callable[[bytes], Any]:
+    fields = [("Id", Any, None), *((key, list[_Part] | None, None) for key in keys)]
+    return msgspec.json.Decoder(msgspec.defstruct("Ids", fields)).decode
+
+
+def ids(raw: bytes, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Only the ids of a JSON object: its ``Id`` and, per key of ``keys``, ``[{"Id": ...}, ...]``.
+
+    For answers that are a whole document of which only ids are read (a write
+    answered with the whole order): the rest is skipped, not turned into
+    Decimals and strings. Anything msgspec refuses is read by :func:`loads`
+    (the same result, or its ``ValueError``); a missing key is ``None``.
+    """
+    try:
+        found = _ids_decoder(keys)(raw)
+    except (msgspec.DecodeError, RecursionError, InvalidOperation):
+        doc = loads(raw)
+        if not isinstance(doc, dict):
+            raise ValueError(f"expected a JSON object, got {type(doc).__name__}") from None
+        return {"Id": doc.get("Id"), **{k: _part_ids(doc.get(k)) for k in keys}}
+    result = {"Id": found.Id}
+    for key in keys:
+        parts = getattr(found, key)
+        result[key] = None if parts is None else [{"Id": part.Id} for part in parts]
+    return result
+
+
+def _part_ids(parts: Any) -> list[dict[str, Any]] | None:
+    if not isinstance(parts, list):
+        return None
+    return [{"Id": part.get("Id")} if isinstance(part, dict) else {"Id": None} for part in parts]
 
 
 def _loads_tolerant(text: str | bytes | bytearray, deep: bool) -> Any:

@@ -521,7 +521,12 @@ class WebinOneV2(_WebinOne):
 
     def add_line(self, order_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /api/v2/admin/orders/{id}/order-lines``: the order with the new line."""
-        return _doc(self.transport.post(f"{wire.V2_ORDERS}/{order_id}/order-lines", json=dict(body)), "order")
+        return self._add_line(order_id, body).full()
+
+    def _add_line(self, order_id: str, body: Mapping[str, Any]) -> _Answered:
+        return _Answered(
+            self.transport.fetch("POST", f"{wire.V2_ORDERS}/{order_id}/order-lines", json=dict(body))
+        )
 
     def get_line(self, line_id: str) -> dict[str, Any]:
         """``GET /api/v2/admin/orders/order-lines/{id}``: the line document."""
@@ -535,24 +540,27 @@ class WebinOneV2(_WebinOne):
         """``DELETE /api/v2/admin/orders/order-lines/{id}`` (204)."""
         self.transport.delete(f"{wire.V2_ORDERS}/order-lines/{line_id}")
 
-    def _asset(self, order_id: str, segment: str, key: str, value: str | None) -> dict[str, Any]:
-        return _doc(self.transport.put(f"{wire.V2_ORDERS}/{order_id}/{segment}", json={key: value}), "order")
+    def _asset(self, order_id: str, kind: str, value: str | None) -> _Answered:
+        segment, key = _ASSET_ENDPOINTS[kind]
+        return _Answered(
+            self.transport.fetch("PUT", f"{wire.V2_ORDERS}/{order_id}/{segment}", json={key: value})
+        )
 
     def set_discount(self, order_id: str, discount_id: str | None) -> dict[str, Any]:
         """``PUT .../{id}/discount-code`` with ``{"DiscountId"}``: the order."""
-        return self._asset(order_id, "discount-code", "DiscountId", discount_id)
+        return self._asset(order_id, "discount", discount_id).full()
 
     def set_gift_voucher(self, order_id: str, gift_voucher_id: str | None) -> dict[str, Any]:
         """``PUT .../{id}/gift-voucher`` with ``{"GiftVoucherId"}``: the order."""
-        return self._asset(order_id, "gift-voucher", "GiftVoucherId", gift_voucher_id)
+        return self._asset(order_id, "gift_voucher", gift_voucher_id).full()
 
     def set_shipping_option(self, order_id: str, shipping_option_id: str | None) -> dict[str, Any]:
         """``PUT .../{id}/shipping`` with ``{"ShippingOptionId"}``: the order."""
-        return self._asset(order_id, "shipping", "ShippingOptionId", shipping_option_id)
+        return self._asset(order_id, "shipping_option", shipping_option_id).full()
 
     def set_tax(self, order_id: str, tax_id: str | None) -> dict[str, Any]:
         """``PUT .../{id}/tax`` with ``{"TaxId"}``: the order."""
-        return self._asset(order_id, "tax", "TaxId", tax_id)
+        return self._asset(order_id, "tax", tax_id).full()
 
     def list_payments(
         self, order_id: str, where: str | Mapping[str, Any] | None = None
@@ -572,7 +580,12 @@ class WebinOneV2(_WebinOne):
 
     def add_payment(self, order_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST .../{id}/payments``: the order with the new payment."""
-        return _doc(self.transport.post(f"{wire.V2_ORDERS}/{order_id}/payments", json=dict(body)), "order")
+        return self._add_payment(order_id, body).full()
+
+    def _add_payment(self, order_id: str, body: Mapping[str, Any]) -> _Answered:
+        return _Answered(
+            self.transport.fetch("POST", f"{wire.V2_ORDERS}/{order_id}/payments", json=dict(body))
+        )
 
     def update_payment(self, payment_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``PUT /api/v2/admin/orders/payments/{id}``: the order."""
@@ -690,7 +703,7 @@ class WebinOneV2(_WebinOne):
             merged.setdefault(group, {})[field] = stamp.text()
         return merged
 
-    def _add_child(self, w: _Writer, key: str, post: Callable[[], dict[str, Any]]) -> str | None:
+    def _add_child(self, w: _Writer, key: str, post: Callable[[], Mapping[str, Any]]) -> str | None:
         """POST a line or payment, looking at the order before posting again after an ambiguous answer.
 
         Returns the new child's id (from the ``key`` list of the order's answer).
@@ -713,7 +726,7 @@ class WebinOneV2(_WebinOne):
         self,
         w: _Writer,
         key: str,
-        post: Callable[[], dict[str, Any]],
+        post: Callable[[], Mapping[str, Any]],
         index: int | None = None,
         tries: int = 1,
     ) -> None:
@@ -807,9 +820,10 @@ class WebinOneV2(_WebinOne):
         # sees every line). Every answer is the whole order, so it tells whether the POST before
         # it that got no clear answer landed: a payment is sent between two lines, or an asset
         # between two payments, exactly when that saves a GET.
-        lines = deque(partial(self.add_line, w.order_id, self.line_create_body(ln)) for ln in order.lines)
+        # Their answers are read for ids only; the last answer is parsed whole, once, at the end.
+        lines = deque(partial(self._add_line, w.order_id, self.line_create_body(ln)) for ln in order.lines)
         payments = deque(
-            partial(self.add_payment, w.order_id, self.payment_create_body(w.order_id, p))
+            partial(self._add_payment, w.order_id, self.payment_create_body(w.order_id, p))
             for p in tr.writable_payments(order)
         )
         assets = self._asset_writes(w, order, refs, None)
@@ -833,22 +847,16 @@ class WebinOneV2(_WebinOne):
         """The asset PUTs that make the order's assets those of ``order`` (each answers the order)."""
         wanted = _assets(order)
         have = _assets(current) if current is not None else {}
-        setters: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
-            "discount": self.set_discount,
-            "gift_voucher": self.set_gift_voucher,
-            "shipping_option": self.set_shipping_option,
-            "tax": self.set_tax,
-        }
         writes: deque[Callable[[], None]] = deque()
-        for kind, setter in setters.items():
+        for kind in _ASSET_ENDPOINTS:
             want, now = wanted.get(kind), have.get(kind)
             if want == now or (want is not None and kind not in refs):  # equal, or omitted (unresolved)
                 continue
             # An asset the order does not have is cleared with null (assumed; see the docs).
             target_id = refs[kind] if want is not None else None
 
-            def write(kind: str = kind, setter: Any = setter, target_id: str | None = target_id) -> None:
-                w.doc = setter(w.order_id, target_id)
+            def write(kind: str = kind, target_id: str | None = target_id) -> None:
+                w.doc = self._asset(w.order_id, kind, target_id)  # read for ids; parsed whole if last
                 w.answered_since = True
                 w.note(kind, {f"{kind}_id": target_id})
 
@@ -1018,10 +1026,57 @@ class _Uncertain(NamedTuple):
 
     key: str
     before: list[Any]
-    post: Callable[[], dict[str, Any]]
+    post: Callable[[], Mapping[str, Any]]
     slot: list[str | None]
     position: int
     tries: int
+
+
+_ASSET_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "discount": ("discount-code", "DiscountId"),
+    "gift_voucher": ("gift-voucher", "GiftVoucherId"),
+    "shipping_option": ("shipping", "ShippingOptionId"),
+    "tax": ("tax", "TaxId"),
+}
+"""Asset kind -> (path segment, body key) of its PUT, in the order the assets are written."""
+
+
+class _Answered(Mapping[str, Any]):
+    """A write's answer, the whole order, of which the writer mostly needs ids.
+
+    The order's id and the ids of its lines and payments are read at once
+    (:func:`orderbridge.jsonutil.ids`); anything else parses the whole answer,
+    once (:meth:`full`).
+    """
+
+    __slots__ = ("_answer", "_full", "_ids")
+    _KEYS: ClassVar[tuple[str, ...]] = ("OrderLines", "Payments")
+
+    def __init__(self, answer: ob.Answer) -> None:
+        self._answer = answer
+        self._ids = answer.decode(lambda raw: ob.jsonutil.ids(raw, self._KEYS))
+        self._full: dict[str, Any] | None = None
+
+    def full(self) -> dict[str, Any]:
+        """The whole answer, parsed (exact money and all)."""
+        if self._full is None:
+            self._full = _doc(self._answer.json(), "order")
+        return self._full
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._ids:
+            value = self._ids[key]
+            return default if value is None else value
+        return self.full().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.full()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.full())
+
+    def __len__(self) -> int:
+        return len(self.full())
 
 
 class _Writer:
@@ -1034,7 +1089,7 @@ class _Writer:
         self.lines: list[str | None] = []
         self.payments: list[str | None] = []
         self.steps: list[str] = []
-        self.doc: dict[str, Any] = {}
+        self.doc: Mapping[str, Any] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.stale = False
         self.uncertain: list[_Uncertain] = []
@@ -1051,9 +1106,10 @@ class _Writer:
 
     def result(self) -> dict[str, Any]:
         """The latest full answer, with the custom groups this write sent merged in (answered 204)."""
+        whole = self.doc.full() if isinstance(self.doc, _Answered) else dict(self.doc)
         if not self.groups:
-            return self.doc
-        doc = dict(self.doc)
+            return whole
+        doc = dict(whole)
         merged = {g: dict(f) for g, f in (doc.get("CustomCrmGroups") or {}).items()}
         for group, fields in self.groups.items():
             merged.setdefault(group, {}).update(fields)

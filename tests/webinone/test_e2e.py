@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -122,6 +123,36 @@ def test_create_request_count_on_the_wire(v1_site: tuple[WebinOneSimulator, Webi
             writes = [r for r in sim.requests_log if r.path != "/api/v1/oauth/token"]
             assert len(writes) == expected
             assert all(r.method in ("POST", "PUT") for r in writes)
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_a_create_parses_only_its_first_and_last_answers_whole(
+    v1_site: tuple[WebinOneSimulator, WebinOneV1], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, source = v1_site
+    sim, server, client = new_v2_site()
+    whole: list[int] = []
+    loads = ob.jsonutil.loads
+
+    def counted(raw: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():  # the client's, not the simulator's
+            whole.append(len(raw))
+        return loads(raw)
+
+    monkeypatch.setattr(ob.jsonutil, "loads", counted)
+    client.count_orders()  # the token, once
+    try:
+        for original in list(source.iter_orders())[:8]:
+            whole.clear()
+            sim.requests_log.clear()
+            written = client.create_order(original)
+            writes = [r for r in sim.requests_log if r.path != "/api/v1/oauth/token"]
+            # The create's answer and the last one; the answers between are read for ids only.
+            assert len(whole) == 2, (len(writes), len(whole))
+            assert len(written.lines) == len(original.lines)
+            assert len(written.payments) == len([p for p in original.payments if p.amount is not None])
     finally:
         client.close()
         server.stop()
