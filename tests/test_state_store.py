@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -299,3 +299,21 @@ def test_a_state_file_of_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -
     ) as info:
         SQLiteStateStore(path)
     assert "\n" not in str(info.value)
+
+
+def test_an_unreadable_time_in_a_first_schema_row_becomes_the_upgrade_time_not_long_ago(
+    tmp_path: Path,
+) -> None:
+    # "Long ago" would let a pending row claim any older look-alike in the target as its copy.
+    path = tmp_path / "state.sqlite"
+    _schema_0_file(path)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE orders SET changed_at = 'yesterday' WHERE source_id = 'webinone-v1:2'")
+    db.commit()
+    db.close()
+    before = datetime.now(UTC)
+    store = SQLiteStateStore(path)
+    row = store.get("webinone-v1:2")
+    store.close()
+    assert row is not None and row.changed_at is not None
+    assert datetime.fromisoformat(row.changed_at) >= before

@@ -657,7 +657,8 @@ def _schema_0_row(row: tuple[Any, ...], path: Path) -> tuple[Any, ...]:
     try:
         changed = _time_us(changed_at)
     except (TypeError, ValueError):
-        changed = 0  # the oldest time there is: a pending row then accepts any copy created since
+        # Not "long ago": a pending row would then claim any older look-alike as its copy.
+        changed = _now_us()
     return (source_id, _CODES[status], target_id, _hash_value(digest), changed, attempts, error, error_field)
 
 
