@@ -53,8 +53,6 @@ def test_slow_start_doubles_while_the_target_keeps_up_then_stops_at_the_ceiling(
 def test_a_429_halves_the_limit_at_once_and_only_once_per_round() -> None:
     clock = Clock()
     limit = AdaptiveLimit(Concurrency(initial=16), clock=clock)
-    limit.on_answer(record(200))
-    assert limit.limit == 16
     limit.on_answer(record(429))
     limit.on_answer(record(429))  # the same round: the first one said it
     assert limit.limit == 8 and limit.decreases == 1
@@ -82,6 +80,20 @@ def test_rising_latency_takes_a_fifth_off_and_the_baseline_follows_a_lasting_cha
     before = limit.limit
     run_round(limit, clock, 0.3)
     assert limit.limit == before + 1  # ...0.3 s is the new normal
+
+
+def test_request_times_not_order_times_tell_rising_latency() -> None:
+    clock = Clock()
+    limit = AdaptiveLimit(Concurrency(initial=4), clock=clock)
+    for order_seconds in (0.1, 0.5):  # a round of big orders (many requests each) ...
+        for _ in range(3):
+            limit.on_answer(record(200))  # ... whose requests answer as fast as ever (0.01 s)
+        run_round(limit, clock, order_seconds)
+    assert limit.limit == 16 and limit.decreases == 0
+    for _ in range(3):
+        limit.on_answer(RequestRecord("POST", "https://shop.example.com/x", 200, 0.05, 0, None))
+    run_round(limit, clock, 0.1)  # the same orders, but the target answers five times slower
+    assert limit.limit == 12 and limit.decreases == 1
 
 
 def test_a_round_that_never_filled_the_limit_does_not_grow_it() -> None:

@@ -11,8 +11,9 @@ finds that point and follows it:
   as many while starting up (slow start, until the first sign of saturation);
 - **multiplicative decrease**: a 429, a 5xx or a connection failure from the
   target halves the limit at once (at most once per round); a round whose
-  orders took clearly longer than the best recent rounds (rising latency:
-  queueing) takes it down by a fifth.
+  requests to the target took clearly longer than in the best recent rounds
+  (rising latency: queueing) takes it down by a fifth. Request times, not
+  order times, because orders differ in how many requests they need.
 
 The latency baseline is the fastest round of a recent window, as in TCP
 Vegas/BBR, so a site that becomes slower for good is followed after the window
@@ -105,6 +106,7 @@ class AdaptiveLimit:
         self._slow_start = fixed is None
         self._in_flight = 0
         self._round: list[float] = []
+        self._answers: list[float] = []
         self._round_full = False
         self._congested = False
         self._best: deque[float] = deque(maxlen=policy.window)
@@ -146,6 +148,9 @@ class AdaptiveLimit:
                 if not self._congested:
                     self._congested = True
                     self._set(math.floor(self.limit * self.policy.congestion_factor), self._clock())
+        elif isinstance(elapsed := getattr(record, "elapsed", None), float):
+            with self._lock:
+                self._answers.append(elapsed)
 
     def mean(self) -> float:
         """The limit averaged over the time so far."""
@@ -156,11 +161,15 @@ class AdaptiveLimit:
             return total / elapsed if elapsed > 0 else float(self.limit)
 
     def _end_round(self, now: float) -> None:
-        latency = sum(self._round) / len(self._round)
+        # The target's answer times when it has them: orders differ in how many requests
+        # they take, requests do not (an order's own time stands in for a backend without HTTP).
+        times = self._answers or self._round
+        latency = sum(times) / len(times)
         best = min(self._best, default=latency)
         self._best.append(latency)
         full, congested = self._round_full, self._congested
-        self._round, self._round_full, self._congested = [], self._in_flight >= self.limit, False
+        self._round, self._answers = [], []
+        self._round_full, self._congested = self._in_flight >= self.limit, False
         if congested:
             return  # already decreased when the answer came
         if latency > best * self.policy.latency_tolerance:
