@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -108,11 +107,10 @@ def test_a_bad_key_is_named_printably() -> None:
     assert find_problem(jsonutil.loads('{"a":"\\ud800"}')) == ("a", "not valid UTF-8")
 
 
-def test_deep_nesting_is_fast_and_never_a_recursion_error() -> None:
+def test_deep_nesting_is_never_a_recursion_error() -> None:
+    # No timing here (a loaded CI machine is no benchmark): the cut at MAX_DEPTH keeps every walk short.
     text = _page(b"[" * DEEP + b"1" + b"]" * DEEP)
-    started = time.perf_counter()
     good_1, bad_item, good_2 = _items(text)
-    assert time.perf_counter() - started < 1.0
     assert good_1 == jsonutil.loads(GOOD_1) and good_2 == jsonutil.loads(GOOD_2)
     path, message = find_problem(bad_item) or ("", "")
     assert message == f"nested deeper than {MAX_DEPTH} levels"
