@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -57,33 +58,35 @@ class Recorder:
     def __init__(self, source: Any, target: Any) -> None:
         self.recording = Recording()
         self._lock = threading.Lock()
+        for backend in (source, target):
+            backend.transport.ensure_pool(64)  # mounted now, so no later pool escapes the recording
         self._wrap(source.transport.session, self._source_request)
         self._wrap(target.transport.session, self._target_request)
 
     def _wrap(self, session: requests.Session, note: Any) -> None:
-        send = session.request
+        # The adapter, not the session: a transport's own session sends through it directly.
+        for adapter in {id(a): a for a in session.adapters.values()}.values():  # each once
+            send = adapter.send
 
-        def request(method: str, url: str, **kwargs: Any) -> requests.Response:
-            response = send(method, url, **kwargs)
-            note(method, url, kwargs, response)
-            return response
+            def recorded(request: Any, *args: Any, _send: Any = send, **kwargs: Any) -> Any:
+                response = _send(request, *args, **kwargs)
+                note(request.method, request.url, request.body, response)
+                return response
 
-        session.request = request  # type: ignore[method-assign]
+            adapter.send = recorded  # type: ignore[method-assign]
 
-    def _step(self, method: str, url: str, kwargs: dict[str, Any]) -> Step:
-        path = "/" + url.split("/", 3)[3]
-        data = kwargs.get("data")
-        return Step(
-            method, path, dict(kwargs.get("params") or {}) or None, data if isinstance(data, bytes) else None
-        )
+    def _step(self, method: str, url: str, body: Any) -> Step:
+        parts = urlsplit(url)
+        params = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+        return Step(method, parts.path, params, body if isinstance(body, bytes) else None)
 
-    def _source_request(self, method: str, url: str, kwargs: dict[str, Any], response: Any) -> None:
+    def _source_request(self, method: str, url: str, body: Any, response: Any) -> None:
         if TOKEN_PATH not in url:
             with self._lock:
-                self.recording.source_reads.append(self._step(method, url, kwargs))
+                self.recording.source_reads.append(self._step(method, url, body))
 
-    def _target_request(self, method: str, url: str, kwargs: dict[str, Any], response: Any) -> None:
-        step = self._step(method, url, kwargs)
+    def _target_request(self, method: str, url: str, body: Any, response: Any) -> None:
+        step = self._step(method, url, body)
         if TOKEN_PATH in url or (method == "GET" and step.path == ORDERS_PATH):
             return  # the token and the ledger read: the script does its own token, and needs no ledger
         with self._lock:

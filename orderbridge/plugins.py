@@ -28,6 +28,7 @@ __all__ = [
     "backend_providers",
     "get_backend",
     "get_plugin_manager",
+    "id_space_named",
     "register",
     "reset",
     "unregister",
@@ -54,6 +55,9 @@ class BackendRegistry:
         self._backends: dict[str, type[Backend]] = {}
         self._providers: dict[str, str] = {}
         self._current_plugin = "<unknown>"
+        # Asked for each order written (shares_ids): a name that is no backend would
+        # otherwise build a BackendNotFound every time. A new registry starts empty.
+        self._id_spaces: dict[str, str] = {}
 
     def add(self, backend: type[Backend]) -> None:
         """Register ``backend`` under its ``name``; a name taken by another plugin is an error."""
@@ -73,6 +77,16 @@ class BackendRegistry:
             return self._backends[name]
         except KeyError:
             raise BackendNotFound(name, self._backends) from None
+
+    def id_space(self, name: str) -> str:
+        """The id space of the backend ``name`` (its ``id_space``, else its name); a name that
+        is no backend here is taken as an id space itself."""
+        space = self._id_spaces.get(name)
+        if space is None:
+            backend = self._backends.get(name)
+            declared = backend.id_space if backend is not None else None
+            space = self._id_spaces.setdefault(name, name if declared is None else declared)
+        return space
 
     def provider(self, name: str) -> str:
         """The name of the plugin that registered backend ``name``."""
@@ -162,6 +176,9 @@ def _invalidate() -> None:
 
 def _load_registry() -> BackendRegistry:
     global _registry
+    loaded = _registry
+    if loaded is not None:
+        return loaded  # asked per order: no lock once loaded (a reference is read atomically)
     with _lock:
         if _registry is None:
             pm = get_plugin_manager()
@@ -184,6 +201,11 @@ def available_backends() -> dict[str, type[Backend]]:
 def get_backend(name: str) -> type[Backend]:
     """The backend class called ``name``; :class:`BackendNotFound` lists the installed ones."""
     return _load_registry().get(name)
+
+
+def id_space_named(name: str) -> str:
+    """The id space of the installed backend ``name``, or ``name`` itself when none is called so."""
+    return _load_registry().id_space(name)
 
 
 def backend_providers() -> dict[str, str]:

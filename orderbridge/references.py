@@ -33,7 +33,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Final, Literal
 
-from orderbridge.errors import BackendNotFound, ConfigurationError, UnresolvedReference
+from orderbridge.errors import ConfigurationError, UnresolvedReference
+from orderbridge.plugins import id_space_named
 
 if TYPE_CHECKING:
     from orderbridge.backend import Backend, Loss
@@ -90,13 +91,7 @@ def id_space_of(backend: str | Backend | type[Backend]) -> str:
     ``"webinone-v2"`` both give ``"webinone"``.
     """
     if isinstance(backend, str):
-        from orderbridge.plugins import get_backend
-
-        try:
-            found = get_backend(backend)
-        except BackendNotFound:
-            return backend  # not installed here: the name is all we know of its ids
-        return id_space_of(found)
+        return id_space_named(backend)
     declared = backend.id_space
     return backend.name if declared is None else declared
 
