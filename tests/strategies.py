@@ -117,7 +117,7 @@ orders = st.builds(
     | st.builds(ob.Customer, remote_id=st.none() | ids, email=opt_text, first_name=opt_text),
     billing_address=st.none() | address,
     shipping_address=st.none() | address,
-    shipping=st.none() | st.builds(ob.ShippingOption, name=opt_text, cost=opt_money),
+    shipping_lines=st.lists(st.builds(ob.ShippingLine, name=opt_text, cost=opt_money), max_size=2).map(tuple),
     discounts=st.lists(
         st.builds(
             ob.Discount, code=opt_text, amount=opt_money, kind=st.sampled_from(["code", "rule", "shipping"])

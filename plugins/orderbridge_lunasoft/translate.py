@@ -455,10 +455,10 @@ class CartTranslator:
                 city=s[6], state=s[7], postal_code=s[8], country=s[9],
             )  # fmt: skip
 
-        shipping = None
+        shipping: tuple[ob.ShippingLine, ...] = ()
         ship_name, ship_cost = _text(doc, "shipping_option"), _money(doc, "shipping_cost")
         if ship_name is not None or ship_cost is not None:
-            shipping = ob.ShippingOption(name=ship_name, cost=ship_cost)
+            shipping = (ob.ShippingLine(name=ship_name, cost=ship_cost),)
 
         discounts: list[ob.Discount] = []
         code, code_info, code_amount = (
@@ -525,7 +525,7 @@ class CartTranslator:
             customer=customer,
             billing_address=billing,
             shipping_address=shipping_address,
-            shipping=shipping,
+            shipping_lines=shipping,
             discounts=tuple(discounts),
             gift_vouchers=vouchers,
             taxes=(ob.Tax(amount=tax),) if tax is not None else (),
