@@ -30,6 +30,7 @@ from orderbridge.converters import (
     order_to_json,
     parse_aware_datetime,
     parse_decimal,
+    upgrade_document,
     write_jsonl,
 )
 from orderbridge.errors import (
@@ -222,6 +223,7 @@ __all__ = [
     "shares_ids",
     "structure_options",
     "unregister",
+    "upgrade_document",
     "verify",
     "write_jsonl",
 ]

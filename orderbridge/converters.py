@@ -68,14 +68,22 @@ def parse_decimal(value: Any) -> Decimal:
     raise ValueError(f"expected an amount, got {type(value).__name__}")
 
 
-def _parse_int(value: Any) -> int:
+def _parse_int(value: Any, _: Any = None) -> int:
     # cattrs' default is int(value), which reads "2" and truncates 2.5; an index is a JSON integer.
+    # (Strict scalars: canonical JSON is written by orderbridge, a wrong type is a broken document.)
     if type(value) is int:
         return value
     raise ValueError(f"expected an integer, got {type(value).__name__} {value!r}")
 
 
-def _parse_bool(value: Any) -> bool:
+def _parse_str(value: Any, _: Any = None) -> str:
+    # cattrs' default is str(value): a number where text belongs would pass unseen.
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"must be a string, got {type(value).__name__} {value!r}")
+
+
+def _parse_bool(value: Any, _: Any = None) -> bool:
     # cattrs' default is bool(value): the text "false" would be true.
     if type(value) is bool:
         return value
@@ -136,8 +144,9 @@ def make_converter(*, omit_if_default: bool = True, forbid_extra_keys: bool = Tr
     conv = cattrs.Converter(omit_if_default=omit_if_default, forbid_extra_keys=forbid_extra_keys)
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(Decimal, lambda v, _: parse_decimal(v))
-    conv.register_structure_hook(int, lambda v, _: _parse_int(v))
-    conv.register_structure_hook(bool, lambda v, _: _parse_bool(v))
+    conv.register_structure_hook(int, _parse_int)
+    conv.register_structure_hook(bool, _parse_bool)
+    conv.register_structure_hook(str, _parse_str)
     conv.register_unstructure_hook(datetime, datetime.isoformat)
     conv.register_structure_hook(datetime, lambda v, _: parse_aware_datetime(v))
 
