@@ -5,6 +5,12 @@ A page marks a generated section with an HTML comment, e.g.
 installed code, at build time, so the docs cannot drift from it. The tests
 import the same functions.
 
+A generated section may also be kept in the repository, so that the page reads
+whole on GitHub too: the marker is then followed by the text and closed by
+``<!-- end generated: NAME -->``. The build replaces the kept text with a fresh
+one; ``python docs/_generate.py --write`` refreshes the kept text, and a test
+fails when it is stale (``docs/model.md`` keeps the field reference this way).
+
 A page includes source code the same way, so that code shown in the docs is
 code that is tested (the example plugin under ``docs/examples/``)::
 
@@ -24,7 +30,11 @@ not resolve stops the build with :class:`IncludeError`.
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
+import itertools
 import re
+import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -37,18 +47,29 @@ MODEL_CLASSES = (
     ob.Order,
     ob.OrderLine,
     ob.Payment,
+    ob.Refund,
+    ob.RefundLine,
     ob.Customer,
     ob.Address,
-    ob.ShippingOption,
+    ob.ShippingLine,
+    ob.Fee,
     ob.Discount,
     ob.GiftVoucher,
-    ob.Tax,
+    ob.TaxLine,
+    ob.MetaEntry,
     ob.AttributeSelection,
     ob.OrderStatus,
     ob.StatusChange,
     ob.SourceRef,
+    ob.ShippingOption,
 )
 _MARKER = re.compile(r"<!-- generated: ([a-z-]+)(?: ([a-z0-9-]+))? -->")
+KEPT = re.compile(
+    r"<!-- generated: (?P<name>[a-z-]+)(?: (?P<arg>[a-z0-9-]+))? -->\n(?P<text>.*?)"
+    r"<!-- end generated: (?P=name) -->",
+    re.DOTALL,
+)
+"""A generated section kept in the repository: the marker, the text, the end marker."""
 """A generated-section marker: a generator's name and, for some, an argument (a backend name)."""
 INCLUDE = re.compile(r"^(?P<indent>[ \t]*)<!-- include: (?P<spec>\S+) -->[ \t]*$", re.MULTILINE)
 """An include marker, alone on its line; ``spec`` is ``path[#region|#start-end]``."""
@@ -70,29 +91,67 @@ class IncludeError(_BuildError):
 
 
 def _type_name(tp: Any) -> str:
-    text = str(tp).replace("typing.", "").replace("decimal.", "").replace("datetime.", "")
+    if tp == ob.JsonValue:
+        return "JsonValue"
+    text = tp.__name__ if isinstance(tp, type) else str(tp)
+    text = text.replace("typing.", "").replace("decimal.", "").replace("datetime.", "")
     text = re.sub(r"orderbridge\.model\.", "", text)
     return text.replace("|", "\\|")
 
 
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> the first paragraph of its docstring (the string literal below its declaration)."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(inspect.cleandoc(following.value.value).split("\n\n")[0].split())
+    return docs
+
+
+def _rst_to_md(text: str) -> str:
+    text = re.sub(r":[a-z]+:`~?(?:orderbridge\.)?([^`]+)`", r"`\1`", text)
+    return text.replace("``", "`").replace("|", "\\|")
+
+
 def model_reference() -> str:
-    """Markdown tables of every canonical class and field, from the attrs definitions."""
+    """Markdown tables of every canonical class and field, from the attrs definitions and field docstrings."""
     out: list[str] = []
     for cls in MODEL_CLASSES:
         hints = typing.get_type_hints(cls)
+        docs = field_docs(cls)
         out.append(f"### {cls.__name__}\n")
-        out.append((cls.__doc__ or "").strip().split("\n\n")[0] + "\n")
-        out.append("| field | type | default |\n|---|---|---|")
+        out.append(_rst_to_md(" ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())) + "\n")
+        out.append("| field | type | default | meaning |\n|---|---|---|---|")
         for field in attrs.fields(cls):
             if field.default is attrs.NOTHING:
                 default = "required"
             elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
                 default = "empty"
+            elif isinstance(field.default, ob.OpenEnum):
+                default = f"`{field.default.value!r}`"
             else:
                 default = f"`{field.default!r}`"
-            out.append(f"| `{field.name}` | `{_type_name(hints[field.name])}` | {default} |")
+            meaning = _rst_to_md(docs.get(field.name, ""))
+            out.append(f"| `{field.name}` | `{_type_name(hints[field.name])}` | {default} | {meaning} |")
         out.append("")
-    for enum_cls in (ob.PaymentState, ob.PaymentType):
+    out.append(
+        "`Order.shipping` (read-only, not a field) gives `shipping_lines` as one `ShippingOption`: "
+        "`None` without shipping lines, the line itself with one, the names joined by ` + ` and "
+        "the costs summed with several.\n"
+    )
+    out.append(
+        "`JsonValue` is any JSON value: `str`, `bool`, `int`, `Decimal` (never float), `None`, "
+        "lists and objects of them.\n"
+    )
+    for enum_cls in (ob.PaymentState, ob.PaymentType, ob.TaxTarget):
         values = ", ".join(f"`{m.value}`" for m in enum_cls)
         out.append(f"**{enum_cls.__name__}** known values: {values}; any other text is kept as is.\n")
     return "\n".join(out)
@@ -243,4 +302,38 @@ def on_page_markdown(markdown: str, config: Any = None, **_: Any) -> str:
     """MkDocs event: replace include markers with code, then generated-section markers with their text."""
     docs_dir = Path(config["docs_dir"]) if config is not None else DOCS_DIR
     markdown = expand_includes(markdown, docs_dir)
+    markdown = KEPT.sub(lambda m: generate(m.group("name"), m.group("arg")), markdown)
     return _MARKER.sub(lambda m: generate(m.group(1), m.group(2)), markdown)
+
+
+def refresh_kept(markdown: str) -> str:
+    """``markdown`` with every kept generated section's text made afresh from the code."""
+
+    def fresh(m: re.Match[str]) -> str:
+        marker = m.group(0).split("\n", 1)[0]
+        text = generate(m.group("name"), m.group("arg")).rstrip("\n")
+        return f"{marker}\n\n{text}\n\n<!-- end generated: {m.group('name')} -->"
+
+    return KEPT.sub(fresh, markdown)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python docs/_generate.py --write``: refresh the generated sections kept in the pages."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--write", action="store_true", help="rewrite stale pages (else: list them)")
+    args = parser.parse_args(argv)
+    stale = []
+    for page in sorted(DOCS_DIR.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        fresh = refresh_kept(text)
+        if fresh != text:
+            stale.append(page)
+            if args.write:
+                page.write_text(fresh, encoding="utf-8")
+    for page in stale:
+        print(f"{'rewrote' if args.write else 'stale'}: {page.relative_to(DOCS_DIR)}")
+    return 1 if stale and not args.write else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

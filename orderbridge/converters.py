@@ -9,7 +9,10 @@ Backends call :func:`make_converter` (or ``canonical_converter.copy()``) and
 register their own hooks on their private copy.
 
 The canonical form of an order is the converter's dict plus
-``"schema_version"``; JSON Lines hold one such dict per line.
+``"schema_version"``; JSON Lines hold one such dict per line. Orders are
+written in schema :data:`~orderbridge.model.SCHEMA_VERSION` (2); documents of
+schema 1 are read too (:func:`upgrade_document`), any other version raises
+:class:`~orderbridge.errors.UnsupportedSchemaVersion`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from orderbridge import jsonutil
-from orderbridge.errors import InvalidOrder
-from orderbridge.model import SCHEMA_VERSION, CustomValue, Extras, OpenEnum, Order
+from orderbridge.errors import InvalidOrder, UnsupportedSchemaVersion
+from orderbridge.model import SCHEMA_VERSION, CustomValue, Extras, JsonValue, OpenEnum, Order
 
 __all__ = [
     "canonical_converter",
@@ -38,8 +41,12 @@ __all__ = [
     "order_to_json",
     "parse_aware_datetime",
     "parse_decimal",
+    "upgrade_document",
     "write_jsonl",
 ]
+
+READABLE_SCHEMA_VERSIONS = (1, 2)
+"""The ``schema_version`` values :func:`order_from_dict` reads (it writes only the last)."""
 
 _DECIMAL_TAG = "$decimal"
 
@@ -59,6 +66,28 @@ def parse_decimal(value: Any) -> Decimal:
             raise ValueError(f"not a finite amount: {value!r}")
         return result
     raise ValueError(f"expected an amount, got {type(value).__name__}")
+
+
+def _parse_int(value: Any, _: Any = None) -> int:
+    # cattrs' default is int(value), which reads "2" and truncates 2.5; an index is a JSON integer.
+    # (Strict scalars: canonical JSON is written by orderbridge, a wrong type is a broken document.)
+    if type(value) is int:
+        return value
+    raise ValueError(f"expected an integer, got {type(value).__name__} {value!r}")
+
+
+def _parse_str(value: Any, _: Any = None) -> str:
+    # cattrs' default is str(value): a number where text belongs would pass unseen.
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"must be a string, got {type(value).__name__} {value!r}")
+
+
+def _parse_bool(value: Any, _: Any = None) -> bool:
+    # cattrs' default is bool(value): the text "false" would be true.
+    if type(value) is bool:
+        return value
+    raise ValueError(f"expected true or false, got {type(value).__name__} {value!r}")
 
 
 def parse_aware_datetime(value: Any) -> datetime:
@@ -115,6 +144,9 @@ def make_converter(*, omit_if_default: bool = True, forbid_extra_keys: bool = Tr
     conv = cattrs.Converter(omit_if_default=omit_if_default, forbid_extra_keys=forbid_extra_keys)
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(Decimal, lambda v, _: parse_decimal(v))
+    conv.register_structure_hook(int, _parse_int)
+    conv.register_structure_hook(bool, _parse_bool)
+    conv.register_structure_hook(str, _parse_str)
     conv.register_unstructure_hook(datetime, datetime.isoformat)
     conv.register_structure_hook(datetime, lambda v, _: parse_aware_datetime(v))
 
@@ -138,6 +170,9 @@ def make_converter(*, omit_if_default: bool = True, forbid_extra_keys: bool = Tr
     conv.register_structure_hook_func(
         lambda t: t == Extras, lambda v, _: _json_value_in(_check_mapping(v, "backends"))
     )
+    # A metadata value is any JSON: tagged Decimals, like custom fields and extras.
+    conv.register_unstructure_hook_func(lambda t: t == JsonValue, _json_value_out)
+    conv.register_structure_hook_func(lambda t: t == JsonValue, lambda v, _: _json_value_in(v))
     return conv
 
 
@@ -200,19 +235,54 @@ def order_to_dict(order: Order) -> dict[str, Any]:
     return data
 
 
+_SCHEMA_2_FIELDS = frozenset({"shipping_lines", "fees", "refunds", "metadata", "prices_include_tax"})
+"""Top-level fields schema 2 added: a schema 1 document holding one is not a schema 1 document."""
+
+
+def upgrade_document(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A canonical order dict of any readable schema, as a dict of the current schema.
+
+    Schema 1 -> 2: the single ``shipping`` option becomes the one entry of
+    ``shipping_lines`` (its ``name``, ``cost`` and ``remote_id`` keep their
+    names); nothing else changed shape (``taxes`` entries, now :class:`TaxLine`,
+    default to ``applies_to: "order"``). Raises
+    :class:`~orderbridge.errors.UnsupportedSchemaVersion` for any other version.
+    """
+    body = dict(data)
+    version = body.get("schema_version")
+    label = _label_of(body)
+    if type(version) is not int or version not in READABLE_SCHEMA_VERSIONS:
+        raise UnsupportedSchemaVersion(version, READABLE_SCHEMA_VERSIONS, order=label)
+    if version == 1:
+        newer = sorted(_SCHEMA_2_FIELDS & body.keys())
+        if newer:
+            raise InvalidOrder(
+                "is a field of schema 2, not of schema 1 (write schema_version 2)",
+                field=", ".join(newer),
+                order=label,
+            )
+        if "shipping" in body:
+            shipping = body.pop("shipping")
+            if shipping is not None:
+                body["shipping_lines"] = [shipping]
+    body["schema_version"] = SCHEMA_VERSION
+    return body
+
+
 def order_from_dict(data: Mapping[str, Any]) -> Order:
-    """Build an :class:`Order` from its canonical dict; errors name the field."""
+    """Build an :class:`Order` from its canonical dict; errors name the field.
+
+    Reads every schema in :data:`READABLE_SCHEMA_VERSIONS` (see :func:`upgrade_document`);
+    another ``schema_version`` raises :class:`~orderbridge.errors.UnsupportedSchemaVersion`.
+    """
     if not isinstance(data, Mapping):
         raise InvalidOrder(f"expected an object, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:
+        data = upgrade_document(data)
     body = dict(data)
-    version = body.pop("schema_version", None)
+    del body["schema_version"]
     label = _label_of(body)
-    if version != SCHEMA_VERSION:
-        raise InvalidOrder(
-            f"unsupported schema_version {version!r} (this orderbridge reads {SCHEMA_VERSION})",
-            field="schema_version",
-            order=label,
-        )
     try:
         return canonical_converter.structure(body, Order)
     except Exception as exc:

@@ -33,6 +33,7 @@ __all__ = [
     "TransportError",
     "UnresolvedReference",
     "UnsupportedOperation",
+    "UnsupportedSchemaVersion",
     "field_scope",
 ]
 
@@ -127,6 +128,30 @@ class InvalidOrder(OrderbridgeError, ValueError):
             err, self.message, field=field, order=order if order is not None else self.order
         )
         return err
+
+
+class UnsupportedSchemaVersion(InvalidOrder):
+    """A canonical order document names a ``schema_version`` this orderbridge cannot read.
+
+    ``version`` is the value the document gives (``None`` when it gives none),
+    ``supported`` the versions this orderbridge reads. An :class:`InvalidOrder`,
+    so a JSON Lines reader counts it as one bad line.
+    """
+
+    def __init__(self, version: Any, supported: Sequence[int], *, order: str | None = None) -> None:
+        self.version = version
+        self.supported = tuple(supported)
+        readable = ", ".join(str(v) for v in self.supported)
+        if version is None:
+            message = f"has no schema_version (this orderbridge reads versions {readable})"
+        elif isinstance(version, int) and not isinstance(version, bool) and version > max(self.supported):
+            message = (
+                f"unsupported schema_version {version!r}: written by a newer orderbridge "
+                f"(this one reads versions {readable}); upgrade orderbridge to read it"
+            )
+        else:
+            message = f"unsupported schema_version {version!r} (this orderbridge reads versions {readable})"
+        super().__init__(message, field="schema_version", order=order)
 
 
 @contextmanager

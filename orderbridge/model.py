@@ -33,7 +33,10 @@ __all__ = [
     "CustomValue",
     "Customer",
     "Discount",
+    "Fee",
     "GiftVoucher",
+    "JsonValue",
+    "MetaEntry",
     "OpenEnum",
     "Order",
     "OrderLine",
@@ -41,20 +44,36 @@ __all__ = [
     "Payment",
     "PaymentState",
     "PaymentType",
+    "Refund",
+    "RefundLine",
+    "ShippingLine",
     "ShippingOption",
     "SourceRef",
     "StatusChange",
     "Tax",
+    "TaxLine",
+    "TaxTarget",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of the canonical JSON form; written as ``schema_version`` in every order."""
+SCHEMA_VERSION = 2
+"""Version of the canonical JSON form; written as ``schema_version`` in every order.
+
+Schema 2 added fees, refunds, several shipping lines (``Order.shipping_lines``
+in place of schema 1's ``shipping``), per-line subtotal, discount and tax
+amounts, tax lines that say what they apply to, ``OrderLine.variant_ref``,
+``Order.prices_include_tax``, metadata and ``SourceRef.site``. Canonical JSON of
+schema 1 still reads (see :func:`orderbridge.order_from_dict`).
+"""
 
 CustomValue = str | bool | int | Decimal | None
 """A custom field's value: JSON scalars, with numbers that have a fraction as ``Decimal``."""
 
 Extras = dict[str, dict[str, Any]]
 """Per-backend leftovers: backend name -> JSON-ready mapping of what the model cannot hold."""
+
+JsonValue = str | bool | int | Decimal | list[Any] | dict[str, Any] | None
+"""Any JSON value: scalars (numbers with a fraction as ``Decimal``, never float), lists and
+objects with string keys, nested freely (a metadata entry's value)."""
 
 
 _UNKNOWN_MEMBERS: dict[tuple[type, str], OpenEnum] = {}
@@ -113,6 +132,19 @@ class PaymentType(OpenEnum):
     BANK_TRANSFER = "BankTransfer"
     GIFT_VOUCHER = "GiftVoucher"
     OTHER = "Other"
+
+
+class TaxTarget(OpenEnum):
+    """What a :class:`TaxLine` is charged on."""
+
+    ORDER = "order"
+    """The order as a whole (or a platform that does not say)."""
+    LINE = "line"
+    """Order lines: one (``applies_to_index``) or all of them."""
+    SHIPPING = "shipping"
+    """Shipping lines: one (``applies_to_index``) or all of them."""
+    FEE = "fee"
+    """Fees: one (``applies_to_index``) or all of them."""
 
 
 # ---------------------------------------------------------------- validators
@@ -192,6 +224,22 @@ def _opt_str(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def _opt_bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, bool):
         raise _fail(attribute, f"must be true, false or absent, got {value!r}")
+
+
+@_fast("type(v) is int and v >= 0")
+def _index(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is int and value >= 0:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(attribute, f"must be an index (an integer), got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise _fail(attribute, f"must not be negative, got {value}")
+
+
+@_fast("v is None or (type(v) is int and v >= 0)")
+def _opt_index(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _index(inst, attribute, value)
 
 
 _LAST4 = re.compile(r"\d{4}")
@@ -286,6 +334,12 @@ def _extras(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         _check_json_value(data, f"{attribute.name}.{backend}")
 
 
+@_fast("type(v) in SCALARS", SCALARS=_JSON_SCALARS)
+def _json(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not _plain_json(value):
+        _check_json_value(value, attribute.name)
+
+
 def _check_json_value(value: Any, path: str) -> None:
     if value is None or isinstance(value, str | bool | int | Decimal):
         if isinstance(value, Decimal) and not value.is_finite():
@@ -369,7 +423,7 @@ def _req(kind: type) -> Any:
 
 # Text -> known member, looked up directly: calling the enum class costs several Python calls.
 _KNOWN_MEMBERS: dict[type, dict[str, Any]] = {
-    kind: {member.value: member for member in kind} for kind in (PaymentState, PaymentType)
+    kind: {member.value: member for member in kind} for kind in (PaymentState, PaymentType, TaxTarget)
 }
 
 
@@ -387,6 +441,10 @@ def _payment_state(value: Any) -> Any:
 
 def _payment_type(value: Any) -> Any:
     return _to_member(PaymentType, value)
+
+
+def _tax_target(value: Any) -> Any:
+    return _to_member(TaxTarget, value)
 
 
 def _strs(value: Iterable[str]) -> tuple[str, ...]:
@@ -409,7 +467,7 @@ def _gift_vouchers(value: Iterable[GiftVoucher]) -> tuple[GiftVoucher, ...]:
     return tuple(value)
 
 
-def _taxes(value: Iterable[Tax]) -> tuple[Tax, ...]:
+def _taxes(value: Iterable[TaxLine]) -> tuple[TaxLine, ...]:
     return tuple(value)
 
 
@@ -418,6 +476,28 @@ def _lines(value: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
 
 
 def _payments(value: Iterable[Payment]) -> tuple[Payment, ...]:
+    return tuple(value)
+
+
+def _shipping_lines(value: Iterable[ShippingLine]) -> tuple[ShippingLine, ...]:
+    return tuple(value)
+
+
+def _fees(value: Iterable[Fee]) -> tuple[Fee, ...]:
+    return tuple(value)
+
+
+def _refund_lines(value: Iterable[RefundLine]) -> tuple[RefundLine, ...]:
+    return tuple(value)
+
+
+def _refunds(value: Iterable[Refund]) -> tuple[Refund, ...]:
+    return tuple(value)
+
+
+def _meta_entries(value: Iterable[MetaEntry] | Mapping[str, Any]) -> tuple[MetaEntry, ...]:
+    if isinstance(value, Mapping):  # a plain mapping, for convenience: its items in order
+        return tuple(MetaEntry(key=key, value=item) for key, item in value.items())
     return tuple(value)
 
 
@@ -500,10 +580,18 @@ else:
 
 @frozen
 class SourceRef:
-    """Where an order came from: the backend's name and the order's id there."""
+    """Where an order came from: the backend's name and the order's id there.
+
+    ``site`` tells two sites of one platform apart (two shops on one
+    backend have look-alike ids); it is named as :meth:`orderbridge.Backend.site`
+    names it (a base URL, a file path), ``None`` when unknown. A reader that
+    knows its site fills it; pure translations (``to_canonical``) leave it ``None``.
+    """
 
     backend: str = field(validator=_req(str))
     remote_id: str = field(validator=_req(str))
+    site: str | None = field(default=None, kw_only=True, validator=_opt_str)
+    """The source site, as :meth:`orderbridge.Backend.site` names it (``None``: unknown)."""
 
 
 @frozen(kw_only=True)
@@ -556,11 +644,58 @@ class Address:
 
 @frozen(kw_only=True)
 class ShippingOption:
-    """The shipping option chosen and what it cost."""
+    """The shipping option chosen and what it cost: the schema 1 view of shipping.
+
+    Schema 2 holds shipping as :attr:`Order.shipping_lines`; :attr:`Order.shipping`
+    gives them as one ``ShippingOption`` for targets that hold one.
+    """
 
     name: str | None = field(default=None, validator=_opt_str)
     cost: Decimal | None = field(default=None, validator=_money)
     remote_id: str | None = field(default=None, validator=_opt_str)
+
+
+@frozen(kw_only=True)
+class ShippingLine:
+    """One shipping charge of the order (an order may ship in several parts, or by several methods).
+
+    ``cost`` is what the customer pays for it (before tax unless
+    :attr:`Order.prices_include_tax`), ``tax_amount`` the tax charged on it.
+    """
+
+    name: str | None = field(default=None, validator=_opt_str)
+    """The shipping option's name as the customer saw it (``"Flat rate"``)."""
+    method: str | None = field(default=None, validator=_opt_str)
+    """The platform's code of the shipping method or carrier service (``"flat_rate"``, ``"ups_ground"``)."""
+    cost: Decimal | None = field(default=None, validator=_money)
+    """What the shipping costs."""
+    tax_amount: Decimal | None = field(default=None, validator=_money)
+    """The tax charged on this shipping line."""
+    remote_id: str | None = field(default=None, validator=_opt_str)
+    """The shipping line's (or shipping option's) id in the source system."""
+    extras: Extras = field(factory=dict, validator=_extras)
+    """Per-backend leftovers of this shipping line."""
+
+
+@frozen(kw_only=True)
+class Fee:
+    """A fee charged on the order (handling, gift wrap, payment surcharge), or a negative one (a credit).
+
+    ``amount`` is signed: a negative fee takes money off the order.
+    """
+
+    name: str | None = field(default=None, validator=_opt_str)
+    """What the fee is for, as the customer saw it."""
+    amount: Decimal | None = field(default=None, validator=_money)
+    """The fee, signed (negative: money taken off), before tax unless :attr:`Order.prices_include_tax`."""
+    tax_amount: Decimal | None = field(default=None, validator=_money)
+    """The tax charged on the fee (signed like ``amount``)."""
+    tax_rate: Decimal | None = field(default=None, validator=_money)
+    """The tax rate on the fee, in percent."""
+    remote_id: str | None = field(default=None, validator=_opt_str)
+    """The fee's id in the source system."""
+    extras: Extras = field(factory=dict, validator=_extras)
+    """Per-backend leftovers of this fee."""
 
 
 @frozen(kw_only=True)
@@ -591,13 +726,36 @@ class GiftVoucher:
 
 
 @frozen(kw_only=True)
-class Tax:
-    """A tax applied to the order: its code, its rate (percent) and/or its amount."""
+class TaxLine:
+    """A tax charged on the order: its code or name, its rate (percent), its amount, what it is charged on.
+
+    ``applies_to`` says on what: the order as a whole (the default, also
+    for platforms that do not say), its lines, its shipping lines or its fees;
+    ``applies_to_index`` picks one of those (a position in ``Order.lines``,
+    ``Order.shipping_lines`` or ``Order.fees``), ``None`` meaning all of them.
+    A platform that splits one tax rate into an items part and a shipping part
+    gives two tax lines of the same code. (Schema 1 called this class ``Tax``;
+    the name remains as an alias.)
+    """
 
     code: str | None = field(default=None, validator=_opt_str)
+    """The tax code or rate id the platform sets taxes by (``"GST"``, ``"US-CA-TAX-1"``)."""
     rate: Decimal | None = field(default=None, validator=_money)
+    """The rate, in percent (``Decimal("10")`` is 10 %)."""
     amount: Decimal | None = field(default=None, validator=_money)
+    """The tax charged."""
     remote_id: str | None = field(default=None, validator=_opt_str)
+    """The tax line's (or tax rate's) id in the source system."""
+    name: str | None = field(default=None, validator=_opt_str)
+    """The tax's label as the customer saw it (``"VAT 20%"``)."""
+    applies_to: TaxTarget = field(default=TaxTarget.ORDER, converter=_tax_target, validator=_req(TaxTarget))
+    """What the tax is charged on: ``"order"``, ``"line"``, ``"shipping"`` or ``"fee"``."""
+    applies_to_index: int | None = field(default=None, validator=_opt_index)
+    """Which line, shipping line or fee (its position in the order's tuple); ``None``: all of them."""
+
+
+Tax = TaxLine
+"""Schema 1's name of :class:`TaxLine`, kept as an alias."""
 
 
 @frozen(kw_only=True)
@@ -606,6 +764,25 @@ class AttributeSelection:
 
     attribute_id: str = field(validator=_req(str))
     option_ids: tuple[str, ...] = field(default=(), converter=_strs, validator=_tuple_of(str))
+
+
+@frozen(kw_only=True)
+class MetaEntry:
+    """One metadata entry: a key and any JSON value.
+
+    Metadata is an ordered tuple of entries, not a mapping: platforms keep
+    duplicate keys and their order (WooCommerce's ``meta_data``, Shopify's
+    ``note_attributes``). Values are any JSON (:data:`JsonValue`): a
+    ``Decimal`` stays a ``Decimal`` and an ``int`` an ``int`` through
+    canonical JSON; arrays are lists, objects dicts.
+    """
+
+    key: str = field(validator=_req(str))
+    """The entry's key (not unique)."""
+    value: JsonValue = field(default=None, validator=_json)
+    """The entry's value: any JSON, no float."""
+    remote_id: str | None = field(default=None, validator=_opt_str)
+    """The entry's id in the source system, when it has one."""
 
 
 @frozen(kw_only=True)
@@ -618,12 +795,20 @@ class OrderLine:
 
     remote_id: str | None = field(default=None, validator=_opt_str)
     product_ref: str | None = field(default=None, validator=_opt_str)
+    variant_ref: str | None = field(default=None, validator=_opt_str)
+    """The id of the variant (variation) sold, in the source system; ``product_ref`` is its product."""
     product_name: str | None = field(default=None, validator=_opt_str)
     sku: str | None = field(default=None, validator=_opt_str)
     description: str | None = field(default=None, validator=_opt_str)
     quantity: Decimal = field(default=Decimal(1), validator=_non_negative_money)
     unit_price: Decimal | None = field(default=None, validator=_money)
+    subtotal: Decimal | None = field(default=None, validator=_money)
+    """The line's amount before its discounts (normally ``quantity`` x ``unit_price``)."""
+    discount_amount: Decimal | None = field(default=None, validator=_non_negative_money)
+    """The discount taken off this line (non-negative): ``subtotal - discount_amount = total_price``."""
     total_price: Decimal | None = field(default=None, validator=_money)
+    tax_amount: Decimal | None = field(default=None, validator=_money)
+    """The tax charged on this line (after its discounts)."""
     tax_rate: Decimal | None = field(default=None, validator=_money)
     attributes: tuple[AttributeSelection, ...] = field(
         default=(), converter=_attribute_selections, validator=_tuple_of(AttributeSelection)
@@ -631,7 +816,50 @@ class OrderLine:
     is_download: bool | None = field(default=None, validator=_opt_bool)
     file_name: str | None = field(default=None, validator=_opt_str)
     is_fulfilled: bool | None = field(default=None, validator=_opt_bool)
+    metadata: tuple[MetaEntry, ...] = field(
+        default=(), converter=_meta_entries, validator=_tuple_of(MetaEntry)
+    )
+    """The line's metadata (a platform's ``meta_data``, ``properties``...), in order."""
     extras: Extras = field(factory=dict, validator=_extras)
+
+
+@frozen(kw_only=True)
+class RefundLine:
+    """One order line (or part of it) that a refund gives money back for."""
+
+    line_index: int = field(validator=_index)
+    """The refunded line: its position in :attr:`Order.lines`."""
+    quantity: Decimal | None = field(default=None, validator=_non_negative_money)
+    """How many of the line's items are refunded (``None``: not said; ``0``: money only)."""
+    amount: Decimal | None = field(default=None, validator=_non_negative_money)
+    """The money refunded for the line (non-negative), tax excluded."""
+    tax_amount: Decimal | None = field(default=None, validator=_non_negative_money)
+    """The tax refunded for the line (non-negative)."""
+
+
+@frozen(kw_only=True)
+class Refund:
+    """Money given back to the customer after the order was paid.
+
+    Amounts are non-negative (the money given back); ``lines`` say which
+    order lines and how many of their items it covers (empty: an amount
+    only, e.g. a goodwill refund).
+    """
+
+    amount: Decimal | None = field(default=None, validator=_non_negative_money)
+    """The money refunded in all (non-negative)."""
+    reason: str | None = field(default=None, validator=_opt_str)
+    """Why, as recorded."""
+    lines: tuple[RefundLine, ...] = field(
+        default=(), converter=_refund_lines, validator=_tuple_of(RefundLine)
+    )
+    """The refunded order lines, with quantities and amounts."""
+    at: datetime | None = field(default=None, validator=_aware)
+    """When the refund was made."""
+    remote_id: str | None = field(default=None, validator=_opt_str)
+    """The refund's id in the source system."""
+    extras: Extras = field(factory=dict, validator=_extras)
+    """Per-backend leftovers of this refund."""
 
 
 @frozen(kw_only=True)
@@ -677,6 +905,8 @@ class Order:
     number: str | None = field(default=None, validator=_opt_str)
     name: str | None = field(default=None, validator=_opt_str)
     currency: str | None = field(default=None, validator=_currency)
+    prices_include_tax: bool | None = field(default=None, validator=_opt_bool)
+    """Whether the order's prices and amounts (lines, shipping, fees) include tax (``None``: not said)."""
     country: str | None = field(default=None, validator=_opt_str)
     status: OrderStatus | None = field(default=None, validator=_opt(OrderStatus))
     status_history: tuple[StatusChange, ...] = field(
@@ -704,20 +934,33 @@ class Order:
     customer: Customer | None = field(default=None, validator=_opt(Customer))
     billing_address: Address | None = field(default=None, validator=_opt(Address))
     shipping_address: Address | None = field(default=None, validator=_opt(Address))
-    shipping: ShippingOption | None = field(default=None, validator=_opt(ShippingOption))
+    shipping_lines: tuple[ShippingLine, ...] = field(
+        default=(), converter=_shipping_lines, validator=_tuple_of(ShippingLine)
+    )
+    """The order's shipping charges, one per shipping line (schema 1: one ``shipping`` option)."""
+    fees: tuple[Fee, ...] = field(default=(), converter=_fees, validator=_tuple_of(Fee))
+    """Fees charged on the order (negative ones too)."""
     discounts: tuple[Discount, ...] = field(default=(), converter=_discounts, validator=_tuple_of(Discount))
     gift_vouchers: tuple[GiftVoucher, ...] = field(
         default=(), converter=_gift_vouchers, validator=_tuple_of(GiftVoucher)
     )
-    taxes: tuple[Tax, ...] = field(default=(), converter=_taxes, validator=_tuple_of(Tax))
+    taxes: tuple[TaxLine, ...] = field(default=(), converter=_taxes, validator=_tuple_of(TaxLine))
     lines: tuple[OrderLine, ...] = field(default=(), converter=_lines, validator=_tuple_of(OrderLine))
     payments: tuple[Payment, ...] = field(default=(), converter=_payments, validator=_tuple_of(Payment))
+    refunds: tuple[Refund, ...] = field(default=(), converter=_refunds, validator=_tuple_of(Refund))
+    """Refunds made on the order, oldest first."""
     notes: str | None = field(default=None, validator=_opt_str)
     customer_note: str | None = field(default=None, validator=_opt_str)
+    metadata: tuple[MetaEntry, ...] = field(
+        default=(), converter=_meta_entries, validator=_tuple_of(MetaEntry)
+    )
+    """The order's metadata: ordered key/value entries, any JSON values, duplicate keys allowed."""
     custom_fields: dict[str, dict[str, CustomValue]] = field(factory=dict, validator=_custom_fields)
     extras: Extras = field(factory=dict, validator=_extras)
 
     def __attrs_post_init__(self) -> None:
+        if self.refunds or self.taxes:
+            _check_references(self)
         if len(self.status_history) < 2:
             return  # nothing to order (most orders)
         times = [c.at for c in self.status_history if c.at is not None]
@@ -725,6 +968,26 @@ class Order:
             raise InvalidOrder(
                 "must be in time order, oldest first", field="status_history", order=self.label
             )
+
+    @property
+    def shipping(self) -> ShippingOption | None:
+        """The shipping lines as one option (read-only; schema 1's ``shipping`` field).
+
+        ``None`` without shipping lines; the line itself with one; with
+        several, their names joined by ``" + "`` and the sum of their costs (a
+        target that holds one shipping option then still charges all of it).
+        """
+        lines = self.shipping_lines
+        if not lines:
+            return None
+        if len(lines) == 1:
+            only = lines[0]
+            return ShippingOption(name=only.name, cost=only.cost, remote_id=only.remote_id)
+        names = [line.name for line in lines if line.name is not None]
+        costs = [line.cost for line in lines if line.cost is not None]
+        return ShippingOption(
+            name=" + ".join(names) if names else None, cost=sum(costs, Decimal(0)) if costs else None
+        )
 
     @property
     def label(self) -> str:
@@ -740,3 +1003,34 @@ class Order:
     def evolve(self, **changes: Any) -> Order:
         """A copy with ``changes`` applied (validated like a new order)."""
         return attrs.evolve(self, **changes)
+
+
+_TARGETS: Final = {TaxTarget.LINE: "lines", TaxTarget.SHIPPING: "shipping_lines", TaxTarget.FEE: "fees"}
+
+
+def _check_references(order: Order) -> None:
+    """Indexes into the order's lines, shipping lines and fees point at one that exists."""
+    for i, tax in enumerate(order.taxes):
+        index = tax.applies_to_index
+        if index is None:
+            continue
+        name = _TARGETS.get(tax.applies_to)
+        path = f"taxes[{i}].applies_to_index"
+        if name is None:
+            raise InvalidOrder(
+                f"must be null for a tax that applies to {tax.applies_to.value!r}",
+                field=path,
+                order=order.label,
+            )
+        count = len(getattr(order, name))
+        if index >= count:
+            raise InvalidOrder(f"is {index}, but the order has {count} {name}", field=path, order=order.label)
+    count = len(order.lines)
+    for i, refund in enumerate(order.refunds):
+        for j, line in enumerate(refund.lines):
+            if line.line_index >= count:
+                raise InvalidOrder(
+                    f"is {line.line_index}, but the order has {count} lines",
+                    field=f"refunds[{i}].lines[{j}].line_index",
+                    order=order.label,
+                )

@@ -53,16 +53,32 @@ address = st.builds(
     postal_code=opt_text,
     country=opt_text,
 )
+non_negative = st.decimals(min_value=0, max_value=10**7, places=2, allow_nan=False, allow_infinity=False)
+opt_non_negative = st.none() | non_negative
+metadata = st.lists(
+    st.builds(
+        ob.MetaEntry,
+        key=st.sampled_from(["a", "b", "_gift"]) | text,
+        value=json_value,
+        remote_id=st.none() | ids,
+    ),
+    max_size=3,
+).map(tuple)
 line = st.builds(
     ob.OrderLine,
     remote_id=st.none() | ids,
     product_ref=st.none() | ids,
+    variant_ref=st.none() | ids,
     product_name=opt_text,
     sku=opt_text,
     quantity=quantity,
     unit_price=opt_money,
+    subtotal=opt_money,
+    discount_amount=opt_non_negative,
     total_price=opt_money,
+    tax_amount=opt_money,
     tax_rate=opt_money,
+    metadata=metadata,
     attributes=st.lists(
         st.builds(ob.AttributeSelection, attribute_id=ids, option_ids=st.lists(ids, max_size=3).map(tuple)),
         max_size=2,
@@ -96,9 +112,72 @@ def history(draw: st.DrawFn) -> tuple[ob.StatusChange, ...]:
     )
 
 
+shipping_line = st.builds(
+    ob.ShippingLine,
+    name=opt_text,
+    method=opt_text,
+    cost=opt_money,
+    tax_amount=opt_money,
+    remote_id=st.none() | ids,
+    extras=extras,
+)
+fee = st.builds(
+    ob.Fee,
+    name=opt_text,
+    amount=opt_money,
+    tax_amount=opt_money,
+    tax_rate=opt_money,
+    remote_id=st.none() | ids,
+    extras=extras,
+)
+
+
+@st.composite
+def _schema_2_parts(draw: st.DrawFn, order: ob.Order) -> ob.Order:
+    """Refunds and tax lines whose indexes point into the order's lines, shipping lines and fees."""
+    counts = {
+        ob.TaxTarget.LINE: len(order.lines),
+        ob.TaxTarget.SHIPPING: len(order.shipping_lines),
+        ob.TaxTarget.FEE: len(order.fees),
+    }
+    taxes = []
+    for _ in range(draw(st.integers(0, 3))):
+        target = draw(st.sampled_from([ob.TaxTarget.ORDER, *counts]))
+        count = counts.get(target, 0)
+        index = draw(st.none() | st.integers(0, count - 1)) if count else None
+        taxes.append(
+            ob.TaxLine(
+                code=draw(opt_text), name=draw(opt_text), rate=draw(opt_money), amount=draw(opt_money),
+                applies_to=target, applies_to_index=index,
+            )
+        )  # fmt: skip
+    refunds = []
+    for _ in range(draw(st.integers(0, 2))):
+        lines = [
+            ob.RefundLine(
+                line_index=draw(st.integers(0, len(order.lines) - 1)), quantity=draw(st.none() | quantity),
+                amount=draw(opt_non_negative), tax_amount=draw(opt_non_negative),
+            )
+            for _ in range(draw(st.integers(0, 2)) if order.lines else 0)
+        ]  # fmt: skip
+        refunds.append(
+            ob.Refund(
+                amount=draw(opt_non_negative), reason=draw(opt_text), lines=lines, at=draw(opt_aware),
+                remote_id=draw(st.none() | ids), extras=draw(extras),
+            )
+        )  # fmt: skip
+    return order.evolve(taxes=(*order.taxes, *taxes), refunds=refunds)
+
+
+sources = st.builds(
+    ob.SourceRef,
+    st.sampled_from(["webinone-v1", "jsonl"]),
+    ids,
+    site=st.none() | st.just("https://shop.example"),
+)
 orders = st.builds(
     ob.Order,
-    source=st.none() | st.builds(ob.SourceRef, st.sampled_from(["webinone-v1", "jsonl"]), ids),
+    source=st.none() | sources,
     number=st.none() | ids,
     name=opt_text,
     currency=st.none() | st.sampled_from(["USD", "EUR", "AUD"]),
@@ -117,7 +196,9 @@ orders = st.builds(
     | st.builds(ob.Customer, remote_id=st.none() | ids, email=opt_text, first_name=opt_text),
     billing_address=st.none() | address,
     shipping_address=st.none() | address,
-    shipping=st.none() | st.builds(ob.ShippingOption, name=opt_text, cost=opt_money),
+    prices_include_tax=opt_bool,
+    shipping_lines=st.lists(shipping_line, max_size=2).map(tuple),
+    fees=st.lists(fee, max_size=2).map(tuple),
     discounts=st.lists(
         st.builds(
             ob.Discount, code=opt_text, amount=opt_money, kind=st.sampled_from(["code", "rule", "shipping"])
@@ -132,6 +213,7 @@ orders = st.builds(
     payments=st.lists(payment, max_size=3).map(tuple),
     notes=opt_text,
     customer_note=opt_text,
+    metadata=metadata,
     custom_fields=custom_fields,
     extras=extras,
-)
+).flatmap(_schema_2_parts)

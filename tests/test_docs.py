@@ -128,3 +128,38 @@ def test_the_jsonutil_reference_examples_run() -> None:
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(block, namespace)  # the page's asserts are the test
+
+
+SCHEMA_2_FIELDS = {
+    ob.Order: ("prices_include_tax", "shipping_lines", "fees", "refunds", "metadata"),
+    ob.OrderLine: ("variant_ref", "subtotal", "discount_amount", "tax_amount", "metadata"),
+    ob.SourceRef: ("site",),
+    ob.TaxLine: ("code", "rate", "amount", "remote_id", "name", "applies_to", "applies_to_index"),
+}
+"""Fields schema 2 added (and the classes it added, whole, below): each has a docstring."""
+
+
+def test_every_schema_2_field_is_documented_in_the_reference() -> None:
+    import attrs
+
+    gen = _load_generator()
+    reference = gen.model_reference()
+    new_classes = (ob.Fee, ob.Refund, ob.RefundLine, ob.ShippingLine, ob.MetaEntry)
+    wanted = {cls: tuple(f.name for f in attrs.fields(cls)) for cls in new_classes} | SCHEMA_2_FIELDS
+    for cls, names in wanted.items():
+        assert cls in gen.MODEL_CLASSES and f"### {cls.__name__}\n" in reference
+        docs = gen.field_docs(cls)
+        for name in names:
+            assert docs.get(name), f"{cls.__name__}.{name} has no docstring"
+            assert f"| `{name}` |" in reference
+    assert "`Order.shipping` (read-only" in reference and "**TaxTarget** known values" in reference
+
+
+def test_the_field_reference_kept_in_docs_model_md_is_fresh() -> None:
+    gen = _load_generator()
+    page = (DOCS / "model.md").read_text(encoding="utf-8")
+    assert "<!-- end generated: model-reference -->" in page
+    assert "| `shipping_lines` |" in page  # readable in the repository, not only in the built site
+    assert gen.refresh_kept(page) == page, "docs/model.md is stale: run python docs/_generate.py --write"
+    built = gen.on_page_markdown(page)
+    assert "<!-- generated" not in built and built.count("### Order\n") == 1

@@ -33,7 +33,7 @@ def test_bad_lines_are_reported_in_order_and_reading_goes_on(tmp_path: Path) -> 
         "Order",
         "InvalidOrder",
         "InvalidOrder",
-        "InvalidOrder",
+        "UnsupportedSchemaVersion",  # an InvalidOrder that says which versions it reads
         "Order",
     ]
     first, bad_utf8, not_json, not_order, last = records
@@ -50,6 +50,7 @@ def test_bad_lines_are_reported_in_order_and_reading_goes_on(tmp_path: Path) -> 
     assert bad_utf8.order == "x:1"  # the label is readable: its values are good
     assert "not valid JSON" in not_json.message
     assert not_order.field == "schema_version"
+    assert isinstance(not_order, ob.UnsupportedSchemaVersion) and not_order.version is None
 
 
 def test_other_bad_values_name_their_field(tmp_path: Path) -> None:

@@ -143,3 +143,185 @@ def test_an_unknown_enum_value_is_one_object_and_no_member() -> None:
     assert ob.Payment(payment_type="Barter").payment_type is first is ob.PaymentType("Barter")
     assert first not in list(ob.PaymentType) and not first.known
     assert ob.PaymentState("Barter") is not first and ob.PaymentState("Barter") == first == "Barter"
+
+
+# ---------------------------------------------------------------- schema 2
+
+NAIVE = datetime(2024, 3, 1, 12, 0)
+AWARE = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: ob.Fee(amount=1.5), "amount"),
+        (lambda: ob.Fee(tax_amount=Decimal("Infinity")), "tax_amount"),
+        (lambda: ob.Fee(name=3), "name"),
+        (lambda: ob.ShippingLine(cost=4.95), "cost"),
+        (lambda: ob.ShippingLine(method=1), "method"),
+        (lambda: ob.Refund(at=NAIVE), "at"),
+        (lambda: ob.Refund(amount=Decimal(-1)), "amount"),
+        (lambda: ob.Refund(lines=["not a refund line"]), "lines[0]"),
+        (lambda: ob.RefundLine(line_index=-1), "line_index"),
+        (lambda: ob.RefundLine(line_index=True), "line_index"),
+        (lambda: ob.RefundLine(line_index="0"), "line_index"),
+        (lambda: ob.RefundLine(line_index=0, amount=2.5), "amount"),
+        (lambda: ob.TaxLine(applies_to_index=1.0), "applies_to_index"),
+        (lambda: ob.MetaEntry(key="k", value=1.5), "value"),
+        (lambda: ob.MetaEntry(key="k", value={"a": [1, Decimal("NaN")]}), "value.a[1]"),
+        (lambda: ob.MetaEntry(key="k", value={1: "x"}), "value"),
+        (lambda: ob.MetaEntry(key="k", value=object()), "value"),
+        (lambda: ob.OrderLine(discount_amount=Decimal("-0.01")), "discount_amount"),
+        (lambda: ob.OrderLine(subtotal=10.0), "subtotal"),
+        (lambda: ob.OrderLine(tax_amount=1.0), "tax_amount"),
+        (lambda: ob.OrderLine(variant_ref=7), "variant_ref"),
+        (lambda: ob.OrderLine(metadata=[("k", "v")]), "metadata[0]"),
+        (lambda: ob.Order(prices_include_tax="no"), "prices_include_tax"),
+        (lambda: ob.Order(shipping_lines=[ob.ShippingOption()]), "shipping_lines[0]"),
+        (lambda: ob.Order(fees=[ob.Fee(), "fee"]), "fees[1]"),
+        (lambda: ob.Order(metadata={"k": 1.5}), "value"),
+        (lambda: ob.SourceRef("woo", "1", site=7), "site"),
+    ],
+)
+def test_schema_2_parts_are_checked_at_build_time(build, field: str) -> None:
+    with pytest.raises(ob.InvalidOrder) as info:
+        build()
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("scope", "build", "field"),
+    [
+        ("refunds[0]", lambda: ob.Refund(at=NAIVE), "refunds[0].at"),
+        ("fees[2]", lambda: ob.Fee(amount=1.5), "fees[2].amount"),
+        (
+            "refunds[1].lines[0]",
+            lambda: ob.RefundLine(line_index=0, quantity=Decimal(-1)),
+            "refunds[1].lines[0].quantity",
+        ),
+        ("lines[0].metadata[3]", lambda: ob.MetaEntry(key="k", value=[1.5]), "lines[0].metadata[3].value[0]"),
+    ],
+)
+def test_schema_2_errors_name_the_whole_path_in_a_field_scope(scope: str, build, field: str) -> None:
+    with pytest.raises(ob.InvalidOrder) as info, ob.field_scope(scope):
+        build()
+    assert info.value.field == field
+
+
+def test_required_text_and_enums_refuse_other_types_as_attrs_does() -> None:
+    # like SourceRef and StatusChange.status: a programming error, not a bad document
+    with pytest.raises(TypeError):
+        ob.MetaEntry(key=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ob.TaxLine(applies_to=3)
+
+
+def test_fees_may_be_negative_and_refunds_name_their_lines() -> None:
+    order = ob.Order(
+        lines=[ob.OrderLine(product_name="Mug"), ob.OrderLine(product_name="Tea")],
+        fees=[ob.Fee(name="Credit", amount=Decimal("-5.00"), tax_amount=Decimal("-1.00"))],
+        refunds=[
+            ob.Refund(amount=Decimal("4"), at=AWARE, lines=[ob.RefundLine(line_index=1, quantity=Decimal(1))])
+        ],
+    )
+    assert order.fees[0].amount == Decimal("-5.00")
+    assert isinstance(order.refunds, tuple) and isinstance(order.refunds[0].lines, tuple)
+    assert order.lines[order.refunds[0].lines[0].line_index].product_name == "Tea"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        (
+            {"refunds": [ob.Refund(lines=[ob.RefundLine(line_index=1)])]},
+            "refunds[0].lines[0].line_index",
+            "1 lines",
+        ),
+        (
+            {"taxes": [ob.TaxLine(applies_to="shipping", applies_to_index=0)]},
+            "taxes[0].applies_to_index",
+            "0 shipping_lines",
+        ),
+        (
+            {"taxes": [ob.TaxLine(), ob.TaxLine(applies_to="fee", applies_to_index=2)]},
+            "taxes[1].applies_to_index",
+            "0 fees",
+        ),
+        (
+            {"taxes": [ob.TaxLine(applies_to_index=0)]},
+            "taxes[0].applies_to_index",
+            "null for a tax that applies to 'order'",
+        ),
+        (
+            {"taxes": [ob.TaxLine(applies_to="duty", applies_to_index=0)]},
+            "taxes[0].applies_to_index",
+            "'duty'",
+        ),
+    ],
+)
+def test_indexes_must_point_at_a_part_the_order_has(changes: dict, field: str, words: str) -> None:
+    with pytest.raises(ob.InvalidOrder, match=words) as info:
+        ob.Order(number="71", lines=[ob.OrderLine()], **changes)
+    assert info.value.field == field and info.value.order == "71"
+
+
+def test_tax_lines_say_what_they_apply_to() -> None:
+    assert ob.Tax is ob.TaxLine  # schema 1's name
+    order = ob.Order(
+        lines=[ob.OrderLine()],
+        shipping_lines=[ob.ShippingLine(cost=Decimal(5))],
+        taxes=[
+            ob.TaxLine(code="VAT", amount=Decimal(2), applies_to="line"),
+            ob.TaxLine(code="VAT", amount=Decimal(1), applies_to=ob.TaxTarget.SHIPPING, applies_to_index=0),
+            ob.TaxLine(code="ECO", amount=Decimal(1), applies_to="line", applies_to_index=0),
+        ],
+    )
+    assert [t.applies_to for t in order.taxes] == [
+        ob.TaxTarget.LINE,
+        ob.TaxTarget.SHIPPING,
+        ob.TaxTarget.LINE,
+    ]
+    assert order.taxes[0].applies_to is ob.TaxTarget.LINE
+    assert ob.TaxLine().applies_to is ob.TaxTarget.ORDER
+    duty = ob.TaxLine(applies_to="duty")  # open, like the other enums
+    assert duty.applies_to == "duty" and not duty.applies_to.known
+
+
+def test_shipping_is_a_view_of_the_shipping_lines() -> None:
+    assert ob.Order().shipping is None
+    one = ob.Order(
+        shipping_lines=[ob.ShippingLine(name="Flat", method="flat_rate", cost=Decimal(5), remote_id="3")]
+    )
+    assert one.shipping == ob.ShippingOption(name="Flat", cost=Decimal(5), remote_id="3")
+    two = ob.Order(
+        shipping_lines=[
+            ob.ShippingLine(name="Flat", cost=Decimal("5.00")),
+            ob.ShippingLine(name="Express", cost=Decimal(12)),
+            ob.ShippingLine(),
+        ]
+    )
+    assert two.shipping == ob.ShippingOption(name="Flat + Express", cost=Decimal("17.00"))
+    assert ob.Order(shipping_lines=[ob.ShippingLine(), ob.ShippingLine()]).shipping == ob.ShippingOption()
+    with pytest.raises(TypeError):
+        ob.Order(shipping=ob.ShippingOption())  # type: ignore[call-arg]
+
+
+def test_metadata_is_ordered_with_duplicates_and_any_json() -> None:
+    line = ob.OrderLine(metadata=[ob.MetaEntry(key="a", value=1), ob.MetaEntry(key="a", value=[{"b": None}])])
+    assert [(m.key, m.value) for m in line.metadata] == [("a", 1), ("a", [{"b": None}])]
+    order = ob.Order(
+        metadata={"z": Decimal("1.5"), "a": {"nested": [True, "x"]}}
+    )  # a mapping, for convenience
+    assert order.metadata == (
+        ob.MetaEntry(key="z", value=Decimal("1.5")),
+        ob.MetaEntry(key="a", value={"nested": [True, "x"]}),
+    )
+    assert ob.MetaEntry(key="k").value is None
+
+
+def test_source_names_its_site_as_backends_do() -> None:
+    ref = ob.SourceRef("webinone-v2", "812", site="https://shop.example.com")
+    assert ref.site == "https://shop.example.com"
+    assert ob.SourceRef("webinone-v2", "812") != ref and ob.SourceRef("webinone-v2", "812").site is None
+    with pytest.raises(TypeError):
+        ob.SourceRef("webinone-v2", "812", "https://shop.example.com")  # type: ignore[misc]

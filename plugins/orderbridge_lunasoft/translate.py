@@ -54,6 +54,8 @@ __all__ = [
     "check_date_zone",
     "payment_option_name",
     "payment_type_of",
+    "prices_include_tax",
+    "total_tax",
 ]
 
 BACKEND_NAME: Final = "lunasoft-cart"
@@ -455,10 +457,10 @@ class CartTranslator:
                 city=s[6], state=s[7], postal_code=s[8], country=s[9],
             )  # fmt: skip
 
-        shipping = None
+        shipping: tuple[ob.ShippingLine, ...] = ()
         ship_name, ship_cost = _text(doc, "shipping_option"), _money(doc, "shipping_cost")
         if ship_name is not None or ship_cost is not None:
-            shipping = ob.ShippingOption(name=ship_name, cost=ship_cost)
+            shipping = (ob.ShippingLine(name=ship_name, cost=ship_cost),)
 
         discounts: list[ob.Discount] = []
         code, code_info, code_amount = (
@@ -525,10 +527,11 @@ class CartTranslator:
             customer=customer,
             billing_address=billing,
             shipping_address=shipping_address,
-            shipping=shipping,
+            shipping_lines=shipping,
             discounts=tuple(discounts),
             gift_vouchers=vouchers,
-            taxes=(ob.Tax(amount=tax),) if tax is not None else (),
+            taxes=(ob.TaxLine(amount=tax),) if tax is not None else (),
+            prices_include_tax=prices_include_tax(doc, lines, shipping, discounts, tax),
             lines=lines,
             payments=payments,
             notes=_text(doc, "notes"),
@@ -721,7 +724,7 @@ class CartTranslator:
         rule = _first(order.discounts, "rule")
         ship_discount = _first(order.discounts, "shipping")
         voucher = order.gift_vouchers[0] if order.gift_vouchers else None
-        tax = order.taxes[0].amount if order.taxes else None
+        tax = total_tax(order)
         transaction = order.transaction_id or payment.transaction_id
         remote_id = order.source.remote_id if order.source and order.source.backend == BACKEND_NAME else None
         ours = ob.shares_ids(order, BACKEND_NAME)  # else every id below is another system's: not written
@@ -885,6 +888,55 @@ _WRITTEN_IDS: Final = ("customer.remote_id", "gift_vouchers[].remote_id", "lines
 others (status, discount, shipping, tax ids, attributes, parent order) it never holds."""
 
 
+def total_tax(order: ob.Order) -> Decimal | None:
+    """The order's tax as one amount (the cart's ``tax``): its tax lines' amounts summed, else the
+    tax amounts of its lines, shipping lines and fees summed; ``None`` when no part says."""
+    amounts = [t.amount for t in order.taxes if t.amount is not None]
+    if not amounts:
+        parts: list[ob.OrderLine | ob.ShippingLine | ob.Fee] = [
+            *order.lines,
+            *order.shipping_lines,
+            *order.fees,
+        ]
+        amounts = [p.tax_amount for p in parts if p.tax_amount is not None]
+    if not amounts:
+        return None
+    return amounts[0] if len(amounts) == 1 else sum(amounts, _ZERO)
+
+
+def prices_include_tax(
+    doc: Mapping[str, Any],
+    lines: Sequence[ob.OrderLine],
+    shipping: Sequence[ob.ShippingLine],
+    discounts: Sequence[ob.Discount],
+    tax: Decimal | None,
+) -> bool | None:
+    """Unverified: whether the order's prices include its tax, as its arithmetic shows.
+
+    The page's sample adds the tax on top (``total`` 322.85 = line 289.99 +
+    shipping 13.00 + tax 19.86): ``False``. ``True`` when the total is the parts
+    without the tax; ``None`` when there is no tax, a part has no amount, or
+    neither sum gives the total (with or without the gift certificate taken off).
+    """
+    total = _money(doc, "total")
+    if total is None or not _nonzero(tax):
+        return None
+    parts = [line.total_price for line in lines] + [s.cost for s in shipping]
+    if any(p is None for p in parts):
+        return None
+    base = sum((p for p in parts if p is not None), _ZERO) - sum(
+        (d.amount for d in discounts if d.amount is not None), _ZERO
+    )
+    gift = _money(doc, "gift_cert_applied") or _ZERO
+    assert tax is not None
+    for credit in (_ZERO, gift) if gift else (_ZERO,):
+        if base + tax - credit == total:
+            return False
+        if base - credit == total:
+            return True
+    return None
+
+
 def _first(discounts: Sequence[ob.Discount], kind: str) -> ob.Discount | None:
     for d in discounts:
         if d.kind == kind:
@@ -894,11 +946,13 @@ def _first(discounts: Sequence[ob.Discount], kind: str) -> ob.Discount | None:
 
 def _line_kwargs(line: ob.OrderLine) -> dict[str, Any]:
     return {
-        "remote_id": line.remote_id, "product_ref": line.product_ref, "product_name": line.product_name,
-        "sku": line.sku, "description": line.description, "quantity": line.quantity,
-        "unit_price": line.unit_price, "total_price": line.total_price, "tax_rate": line.tax_rate,
-        "attributes": line.attributes, "is_download": line.is_download, "file_name": line.file_name,
-        "is_fulfilled": line.is_fulfilled, "extras": line.extras,
+        "remote_id": line.remote_id, "product_ref": line.product_ref, "variant_ref": line.variant_ref,
+        "product_name": line.product_name, "sku": line.sku, "description": line.description,
+        "quantity": line.quantity, "unit_price": line.unit_price, "subtotal": line.subtotal,
+        "discount_amount": line.discount_amount, "total_price": line.total_price,
+        "tax_amount": line.tax_amount, "tax_rate": line.tax_rate, "attributes": line.attributes,
+        "is_download": line.is_download, "file_name": line.file_name, "is_fulfilled": line.is_fulfilled,
+        "metadata": line.metadata, "extras": line.extras,
     }  # fmt: skip
 
 

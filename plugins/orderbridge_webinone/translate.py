@@ -49,7 +49,7 @@ from orderbridge import (
     OrderLine,
     OrderStatus,
     Payment,
-    ShippingOption,
+    ShippingLine,
     SourceRef,
     Tax,
     foreign_id_losses,
@@ -391,7 +391,7 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
     tax = _read_asset(doc, "Tax", "Code", "Rate", r)
     taxes = (Tax(code=tax[0], rate=tax[1]),) if tax else ()
 
-    shipping: ShippingOption | None = None
+    shipping: tuple[ShippingLine, ...] = ()
     shipping_address: Address | None = None
     part_doc = doc.get("ShippingInfo")
     if part_doc is None:
@@ -400,7 +400,7 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
         part = _obj(part_doc, "ShippingInfo")
         name, cost = _str(part, "Name", "ShippingInfo"), _dec(part, "Cost", "ShippingInfo")
         if name is not None or cost is None or cost != 0:
-            shipping = ShippingOption(name=name, cost=cost)
+            shipping = (ShippingLine(name=name, cost=cost),)
         line1 = _str(part, "Address", "ShippingInfo")
         city = _str(part, "City", "ShippingInfo")
         state = _str(part, "State", "ShippingInfo")
@@ -476,7 +476,7 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
             parent_order_ref=parent,
             customer=customer,
             shipping_address=shipping_address,
-            shipping=shipping,
+            shipping_lines=shipping,
             discounts=discounts,
             gift_vouchers=vouchers,
             taxes=taxes,

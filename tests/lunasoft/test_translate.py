@@ -240,7 +240,8 @@ def test_losses_of_a_richer_order() -> None:
             "custom_fields"} <= fields  # fmt: skip
     assert Cart.losses(Cart.to_canonical(next(generate_orders(1)))) == ()
     doc = Cart.from_canonical(order)  # renders what it can
-    assert doc["id"] is None and doc["promo_code"] == "A" and doc["tax"] == "1.00"
+    assert doc["id"] is None and doc["promo_code"] == "A"
+    assert doc["tax"] == "3.00"  # the order's tax in all: the cart's one amount holds both tax lines
 
 
 def test_an_order_from_elsewhere_renders_in_normal_form() -> None:
@@ -255,3 +256,59 @@ def test_an_order_from_elsewhere_renders_in_normal_form() -> None:
     assert doc["line_items"][0]["quantity"] == "2.5" and doc["line_items"][0]["cost"] == "2.00"
     assert "statuses" not in doc
     assert Cart.from_canonical(Cart.to_canonical({**doc, "id": "1"})) == {**doc, "id": "1"}
+
+
+# ---------------------------------------------------------------- schema 2
+
+
+def test_sample_fills_schema_2_fields(sample_order: dict[str, Any]) -> None:
+    order = Cart.to_canonical(sample_order)
+    assert order.shipping_lines == (ob.ShippingLine(name="flat rate", cost=Decimal("13.00")),)
+    assert order.taxes == (ob.TaxLine(amount=Decimal("19.86"), applies_to=ob.TaxTarget.ORDER),)
+    # 289.99 + 13.00 + 19.86 = 322.85: the tax is on top of the prices
+    assert order.prices_include_tax is False
+    assert Cart.from_canonical(order) == sample_order
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, False),
+        ({"total": "303.00"}, None),  # neither sum: not said
+        ({"total": "302.99"}, True),  # the tax is inside the prices
+        ({"tax": "0.00", "total": "302.99"}, None),  # no tax: nothing to tell
+        ({"promo_code": "X", "promo_code_discount": "10.00", "total": "312.85"}, False),
+        ({"gift_cert_code": "G", "gift_cert_applied": "20.00", "total": "302.85"}, False),
+        ({"gift_cert_code": "G", "gift_cert_applied": "20.00"}, False),  # the certificate paid, not taken off
+    ],
+)
+def test_prices_include_tax_follows_the_orders_arithmetic(
+    sample_order: dict[str, Any], changes: dict[str, Any], expected: bool | None
+) -> None:
+    doc = {**sample_order, **changes}
+    order = Cart.to_canonical(doc)
+    assert order.prices_include_tax is expected
+    assert Cart.from_canonical(order) == doc
+
+
+def test_several_shipping_lines_and_split_taxes_are_written_as_the_carts_one_amount() -> None:
+    order = ob.Order(
+        total=Decimal("40.00"),
+        lines=[ob.OrderLine(unit_price=Decimal(10), total_price=Decimal(10), tax_amount=Decimal("1.00"))],
+        shipping_lines=[
+            ob.ShippingLine(name="Flat", cost=Decimal("5.00"), tax_amount=Decimal("0.50")),
+            ob.ShippingLine(name="Express", cost=Decimal("12.00")),
+        ],
+        fees=[ob.Fee(name="Wrap", amount=Decimal(2), tax_amount=Decimal("0.20"))],
+    )
+    doc = Cart.from_canonical(order)
+    assert doc["shipping_option"] == "Flat + Express" and doc["shipping_cost"] == "17.00"
+    assert doc["tax"] == "1.70"  # no tax lines: the parts' tax amounts, summed
+    with_lines = order.evolve(
+        taxes=[
+            ob.TaxLine(amount=Decimal("1.20"), applies_to="line"),
+            ob.TaxLine(amount=Decimal("0.50"), applies_to="shipping"),
+        ]
+    )
+    assert Cart.from_canonical(with_lines)["tax"] == "1.70"
+    assert Cart.from_canonical(ob.Order())["tax"] == "0.00"

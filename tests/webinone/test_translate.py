@@ -286,3 +286,35 @@ def test_losses_of_an_order_v2_can_hold_entirely() -> None:
     assert WebinOneV2.losses(order) == ()
     assert {loss.field for loss in WebinOneV1.losses(order)} == {"lines"}
     assert all(isinstance(loss, ob.Loss) for loss in WebinOneV1.losses(order))
+
+
+# ------------------------------------------------------------------ schema 2
+
+
+@pytest.mark.parametrize("backend", [WebinOneV2, WebinOneV1])
+def test_shipping_info_and_tax_code_fill_shipping_lines_and_tax_lines(backend: Any) -> None:
+    doc = real_v2_doc() if backend is WebinOneV2 else None
+    if doc is None:
+        from .conftest import load
+
+        doc = load("v1_order.json")
+        doc["ShippingInfo"].update(Name="Courier", Cost=Decimal("7.50"))
+        doc["Tax"] = {"Code": "GST", "Rate": Decimal(10)}
+    order = backend.to_canonical(doc)
+    info = doc["ShippingInfo"]
+    assert order.shipping_lines == (ob.ShippingLine(name=info["Name"], cost=info["Cost"]),)
+    assert order.taxes == (ob.TaxLine(code=doc["Tax"]["Code"], rate=doc["Tax"]["Rate"], applies_to="order"),)
+    assert backend.from_canonical(order) == doc
+
+
+def test_several_shipping_lines_are_written_as_one_shipping_option() -> None:
+    order = WebinOneV2.to_canonical(real_v2_doc())
+    two = order.evolve(
+        shipping_lines=[
+            ob.ShippingLine(name="Standard", cost=Decimal("5.95")),
+            ob.ShippingLine(name="Gift box", cost=Decimal(3)),
+        ]
+    )
+    info = WebinOneV2.from_canonical(two)["ShippingInfo"]
+    assert info["Name"] == "Standard + Gift box" and info["Cost"] == Decimal("8.95")
+    assert WebinOneV2.from_canonical(order.evolve(shipping_lines=()))["ShippingInfo"]["Cost"] == 0

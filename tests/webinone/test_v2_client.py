@@ -433,7 +433,7 @@ def test_omit_policy_writes_without_unresolved_references(mock: responses.Reques
 def test_resolved_ids_are_sent(mock: responses.RequestsMock) -> None:
     tables = {"status": {"Paid": 7}, "member": {"28049": 99}, "discount": {"SPRING10": 4001}}
     client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
-    order = source_order().evolve(lines=(), payments=(), custom_fields={}, taxes=(), shipping=None)
+    order = source_order().evolve(lines=(), payments=(), custom_fields={}, taxes=(), shipping_lines=())
     add_json(mock, "POST", V2, state(900), status=201)
     add_json(mock, "PUT", f"{V2}/900/discount-code", state(900))
     client.create_order(order)
@@ -467,7 +467,7 @@ def test_table_values_are_sent_as_written(mock: responses.RequestsMock) -> None:
     # table value is the site's id even when it is not all digits.
     tables = {"status": {"Paid": "7"}, "member": {"28049": "M-7"}, "discount": {"SPRING10": "D1"}}
     client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
-    order = source_order().evolve(lines=(), payments=(), custom_fields={}, taxes=(), shipping=None)
+    order = source_order().evolve(lines=(), payments=(), custom_fields={}, taxes=(), shipping_lines=())
     assert client.plan_references(order) == {"status": "7", "member": "M-7", "discount": "D1"}
     assert client.unresolved_references(order) == []
     add_json(mock, "POST", V2, state(900), status=201)
