@@ -18,7 +18,15 @@ from typing import Any
 
 from orderbridge import jsonutil
 from orderbridge.auth import ApiKeyAuth, BasicAuth, BearerToken, OAuthClientCredentials
-from orderbridge.backend import Backend, Capability, Loss, Stamp, WriteJournal
+from orderbridge.backend import (
+    Backend,
+    Capability,
+    Loss,
+    Stamp,
+    WriteJournal,
+    foreign_extras_losses,
+    merge_losses,
+)
 from orderbridge.converters import (
     canonical_converter,
     iter_jsonl,
@@ -183,6 +191,7 @@ __all__ = [
     "connect",
     "declared_options",
     "field_scope",
+    "foreign_extras_losses",
     "foreign_id_losses",
     "foreign_ids",
     "get_backend",
@@ -192,6 +201,7 @@ __all__ = [
     "iter_jsonl_records",
     "jsonutil",
     "make_converter",
+    "merge_losses",
     "migrate",
     "option",
     "order_from_dict",
