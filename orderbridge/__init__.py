@@ -95,7 +95,13 @@ from orderbridge.options import (
     option,
     structure_options,
 )
-from orderbridge.paging import KeysetPaginator, OffsetPaginator, PageNumberPaginator, PagingStats
+from orderbridge.paging import (
+    KeysetPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    PagingStats,
+    pages_from_headers,
+)
 from orderbridge.plugins import (
     BackendRegistry,
     available_backends,
@@ -208,6 +214,7 @@ __all__ = [
     "order_from_json",
     "order_to_dict",
     "order_to_json",
+    "pages_from_headers",
     "parse_aware_datetime",
     "parse_decimal",
     "register",

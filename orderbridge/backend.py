@@ -103,7 +103,7 @@ def merge_losses(losses: Iterable[Loss]) -> tuple[Loss, ...]:
 
 
 def foreign_extras_losses(value: Any, own: str, path: str = "") -> Iterator[Loss]:
-    """A loss for every ``extras`` entry, anywhere in a canonical object, keyed by another backend than ``own``.
+    """A loss for each ``extras`` entry of another backend than ``own``, anywhere in a canonical object.
 
     Extras belong to the backend that wrote them: no other backend's documents
     keep them. Paths are canonical: ``extras.shopx``, ``lines[].extras.shopx``.

@@ -32,7 +32,7 @@ from orderbridge.migration.compare import (
 )
 from orderbridge.migration.engine import Selection, preflight, selected_records
 from orderbridge.migration.ledger import TargetLedger, source_stamp
-from orderbridge.migration.report import MoneyLost, Mismatch, VerifyReport
+from orderbridge.migration.report import Mismatch, MoneyLost, VerifyReport
 from orderbridge.migration.state import SQLiteStateStore, StateStore
 from orderbridge.model import Order
 from orderbridge.references import ReferenceResolver
