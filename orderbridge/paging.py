@@ -373,8 +373,8 @@ class PageNumberPaginator:
         while True:
             answer = self.fetch(page)
             items, next_page = answer[0], answer[1]
-            if len(answer) > 2 and answer[2] is not None:  # type: ignore[misc]
-                stats.claimed = answer[2]  # type: ignore[misc]
+            if len(answer) > 2 and answer[2] is not None:
+                stats.claimed = answer[2]
             stats.pages += 1
             entries = cursor.keys(items, f"page={page}")
             new = cursor.take(entries, lead_seen=0)

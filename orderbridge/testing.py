@@ -52,9 +52,12 @@ Fixtures:
     A callable ``factory(count) -> (backend, page_size)``: a backend connected to
     a fresh site holding exactly ``count`` orders, and the number of orders per
     list page it reads (a small page keeps the test quick, where the backend
-    takes one). The suite lists sites of 0, 1, ``page_size``, ``page_size + 1``
-    and ``2 * page_size + 1`` orders. The factory closes what it starts (register
-    cleanups with ``request.addfinalizer``). ``None`` (default) skips that test::
+    takes one; the backend's default page size is where off-by-ones hide). The
+    suite lists sites of 0, 1, ``page_size - 1``, ``page_size``, ``page_size + 1``,
+    ``2 * page_size``, ``2 * page_size + 1`` and ``3 * page_size`` orders, and
+    writes into ``factory(0)``'s empty site. The factory closes what it starts
+    (register cleanups with ``request.addfinalizer``). ``None`` (default) skips
+    the paging and write tests::
 
         @pytest.fixture
         def paged_backend_factory(self, request):
@@ -66,11 +69,27 @@ Fixtures:
                 return AcmeBackend(server.url, api_key=CANARY), PAGE_SIZE
             return factory
 
+``failing_write_factory``
+    A callable ``factory(requests) -> backend`` on a fresh, empty site whose write
+    requests fail after ``requests`` succeeded; ``None`` (default) skips the
+    ``PartialWrite`` test.
+
+The suite is split by concern into mixins (:class:`ClassConformance`,
+:class:`TranslationConformance`, :class:`BadDocumentConformance`,
+:class:`ReadConformance`, :class:`PagingConformance`, :class:`WriteConformance`,
+:class:`LossConformance`, :class:`SecretsConformance`); :class:`BackendConformance`
+combines them. Tests ask for capability fixtures (``reading_backend``,
+``site_factory``, ``creating_backend``) that skip in one place when the backend
+lacks the capability or the fixture. Round trips compare type for type
+(:func:`exact_difference`); writes compare what the target holds
+(:func:`held_differences`); orders from another platform are made with
+:func:`foreign_order`.
+
 What the translation tests feed ``to_canonical``: each sample, and copies of
 one with a mistake in a line. The suite looks for the first list of objects
 (the order's lines) holding a number (a ``Decimal``, a decimal string such as
 ``"12.50"``, or a whole number that is not an id), replaces that value by the
-float ``19.99`` and by the text ``"ten"``, and expects an
+floats ``19.99`` and ``12.5`` and by the text ``"ten"``, and expects an
 :class:`~orderbridge.InvalidOrder` whose ``field`` names the line
 (``lines[0].price``). A backend that reads through the document pipeline
 (``_iter_documents``) must also turn a sample holding NaN into an
