@@ -18,7 +18,15 @@ from typing import Any
 
 from orderbridge import jsonutil
 from orderbridge.auth import ApiKeyAuth, BasicAuth, BearerToken, OAuthClientCredentials
-from orderbridge.backend import Backend, Capability, Loss, Stamp, WriteJournal
+from orderbridge.backend import (
+    Backend,
+    Capability,
+    Loss,
+    Stamp,
+    WriteJournal,
+    foreign_extras_losses,
+    merge_losses,
+)
 from orderbridge.converters import (
     canonical_converter,
     iter_jsonl,
@@ -97,7 +105,13 @@ from orderbridge.options import (
     option,
     structure_options,
 )
-from orderbridge.paging import KeysetPaginator, OffsetPaginator, PageNumberPaginator, PagingStats
+from orderbridge.paging import (
+    KeysetPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    PagingStats,
+    pages_from_headers,
+)
 from orderbridge.plugins import (
     BackendRegistry,
     available_backends,
@@ -202,6 +216,7 @@ __all__ = [
     "connect",
     "declared_options",
     "field_scope",
+    "foreign_extras_losses",
     "foreign_id_losses",
     "foreign_ids",
     "get_backend",
@@ -211,12 +226,14 @@ __all__ = [
     "iter_jsonl_records",
     "jsonutil",
     "make_converter",
+    "merge_losses",
     "migrate",
     "option",
     "order_from_dict",
     "order_from_json",
     "order_to_dict",
     "order_to_json",
+    "pages_from_headers",
     "parse_aware_datetime",
     "parse_decimal",
     "register",

@@ -11,11 +11,13 @@ before any request is sent; subclasses implement the underscored hooks.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
+import attrs
 from attrs import frozen
 
 from orderbridge import jsonutil
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from orderbridge.paging import PagingStats
     from orderbridge.references import ReferenceResolver
 
-__all__ = ["Backend", "Capability", "Loss", "Stamp", "WriteJournal"]
+__all__ = ["Backend", "Capability", "Loss", "Stamp", "WriteJournal", "foreign_extras_losses", "merge_losses"]
 
 
 class WriteJournal(Protocol):
@@ -64,15 +66,62 @@ class Capability:
 
 @frozen
 class Loss:
-    """A field of a canonical order that a backend's documents cannot hold.
+    """Something of a canonical order that a write to a backend cannot keep.
 
     ``field`` is the canonical path (``"billing_address.company"``,
-    ``"lines[].sku"``), ``reason`` a short explanation. Loss reports count
-    losses per field; they never carry the value (it may be personal data).
+    ``"lines[].sku"``, ``"extras.shopx"``), ``reason`` a short explanation.
+    Loss reports count losses per field; they never carry the value (it may
+    be personal data), with one exception: a **money loss** carries
+    ``amount``, the money at ``field`` the target cannot hold, signed as it
+    counts towards the order's total (a fee or a shipping cost ``+``, a
+    discount or a gift voucher ``-``). A target that computes its own total
+    then arrives at ``order.total - amount``; ``verify`` tells that difference
+    from a wrong total. ``amount`` is ``None`` for every other loss.
     """
 
     field: str
     reason: str
+    amount: Decimal | None = None
+
+    @property
+    def is_money(self) -> bool:
+        """Whether this is a money loss (it carries an ``amount``)."""
+        return self.amount is not None
+
+
+def merge_losses(losses: Iterable[Loss]) -> tuple[Loss, ...]:
+    """One loss per field, in first-seen order: the first reason wins, money amounts are summed."""
+    found: dict[str, Loss] = {}
+    for loss in losses:
+        seen = found.get(loss.field)
+        if seen is None:
+            found[loss.field] = loss
+        elif loss.amount is not None:
+            total = loss.amount if seen.amount is None else seen.amount + loss.amount
+            found[loss.field] = Loss(seen.field, seen.reason, total)
+    return tuple(found.values())
+
+
+def foreign_extras_losses(value: Any, own: str, path: str = "") -> Iterator[Loss]:
+    """A loss for each ``extras`` entry of another backend than ``own``, anywhere in a canonical object.
+
+    Extras belong to the backend that wrote them: no other backend's documents
+    keep them. Paths are canonical: ``extras.shopx``, ``lines[].extras.shopx``.
+    The walk follows every attrs field, so parts added to the model later are
+    covered too.
+    """
+    for attribute in attrs.fields(type(value)):
+        item = getattr(value, attribute.name)
+        where = f"{path}{attribute.name}"
+        if attribute.name == "extras" and isinstance(item, Mapping):
+            for backend in item:
+                if backend != own:
+                    yield Loss(f"{where}.{backend}", f"kept only for backend {backend!r}")
+        elif attrs.has(type(item)):
+            yield from foreign_extras_losses(item, own, f"{where}.")
+        elif isinstance(item, tuple) and item and attrs.has(type(item[0])):
+            for part in item:
+                yield from foreign_extras_losses(part, own, f"{where}[].")
 
 
 @frozen
@@ -259,9 +308,33 @@ class Backend:
         """Translate a canonical order to the platform's order document. Pure."""
         raise NotImplementedError(f"{cls.__name__} does not translate documents")
 
+    keeps_foreign_extras: ClassVar[bool] = False
+    """Whether a write keeps the extras of other backends (``jsonl`` holds whole canonical
+    orders). ``False`` (the default): :meth:`losses` reports each of them."""
+
     @classmethod
     def losses(cls, order: Order) -> tuple[Loss, ...]:
-        """The fields set in ``order`` that this backend's documents cannot hold."""
+        """What a write of ``order`` to this backend cannot keep: one :class:`Loss` per field.
+
+        The one meaning of a loss, defined here: the base reports every other
+        backend's extras (unless :attr:`keeps_foreign_extras`), then adds what
+        :meth:`_losses` declares, merged per field (:func:`merge_losses`).
+        Backends extend :meth:`_losses`, not this method.
+        """
+        found: list[Loss] = []
+        if not cls.keeps_foreign_extras:
+            found.extend(foreign_extras_losses(order, cls.name))
+        found.extend(cls._losses(order))
+        return merge_losses(found)
+
+    @classmethod
+    def _losses(cls, order: Order) -> Iterable[Loss]:
+        """The backend's own losses: fields set in ``order`` that a write cannot keep.
+
+        Include foreign ids (:func:`orderbridge.foreign_id_losses`) and money
+        the target cannot hold as money losses (``Loss(field, reason, amount)``);
+        foreign extras are added by :meth:`losses`. Pure: no request is sent.
+        """
         return ()
 
     def remote_id_of(self, order: Order) -> str:

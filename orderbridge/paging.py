@@ -8,6 +8,11 @@ server says. They are shared by the built-in backends and plugin authors:
 * :class:`PageNumberPaginator`: ``page=1,2,...`` with a ``next_page`` (Lunasoft).
 * :class:`KeysetPaginator`: "ids >= K" filters (Lunasoft with ``sort=id``).
 
+A list API that says its size in headers (``X-WP-TotalPages``/``X-WP-Total``,
+``X-Total-Count``) pages with :class:`PageNumberPaginator` too:
+:func:`pages_from_headers` turns one :class:`~orderbridge.Answer` (from
+``Transport.fetch``) into the ``(items, next_page, total)`` the paginator takes.
+
 The rules they share live in one place, :class:`_Cursor`: an item whose key is
 not above the last key yielded is a re-read and is skipped; a page whose keys
 are not ascending, or two pages in a row that bring nothing new although the
@@ -23,13 +28,20 @@ cursor. Such items are recognised again by their place between readable keys
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from attrs import define, field
 
 from .errors import ConfigurationError, PagingError
 
-__all__ = ["KeysetPaginator", "OffsetPaginator", "PageNumberPaginator", "PagingStats"]
+__all__ = [
+    "HeaderAnswer",
+    "KeysetPaginator",
+    "OffsetPaginator",
+    "PageNumberPaginator",
+    "PagingStats",
+    "pages_from_headers",
+]
 
 _NO_KEY: Any = object()
 """Stands for the key of an item whose key cannot be read (``None`` is a possible answer of ``key()``)."""
@@ -283,17 +295,67 @@ class OffsetPaginator:
         return ended_unkeyed and bool(entries) and entries[0][1] is _NO_KEY
 
 
+class HeaderAnswer(Protocol):
+    """What :func:`pages_from_headers` reads of an answer (an :class:`~orderbridge.Answer`)."""
+
+    def json(self) -> Any:
+        """The parsed body."""
+
+    def header_int(self, name: str) -> int | None:
+        """A header holding a whole number, or ``None``."""
+
+
+def pages_from_headers(
+    answer: HeaderAnswer,
+    page: int,
+    *,
+    per_page: int | None = None,
+    total_pages: str | None = "X-WP-TotalPages",
+    total: str | None = "X-WP-Total",
+    items: Callable[[Any], Sequence[Any]] | None = None,
+) -> tuple[Sequence[Any], int | None, int | None]:
+    """``(items, next_page, total)`` of page ``page`` from its answer's headers, for
+    :class:`PageNumberPaginator`.
+
+    The next page is ``page + 1`` while ``page`` is below the ``total_pages``
+    header, or, without it, while ``page * per_page`` is below the ``total``
+    header; with neither, while the page is full (``per_page`` known) or not
+    empty. ``items`` picks the list out of the body (default: the body is the
+    list). Paging still ends on an empty page whatever the headers claim, and
+    the total is the paginator's claimed count (a lying one is noted).
+    """
+    body = answer.json()
+    found = items(body) if items is not None else body
+    if not isinstance(found, list):
+        raise PagingError(f"page {page}: the answer holds no list of orders")
+    pages = answer.header_int(total_pages) if total_pages else None
+    claimed = answer.header_int(total) if total else None
+    if pages is not None:
+        more = page < pages
+    elif claimed is not None and per_page is not None:
+        more = page * per_page < claimed
+    elif per_page is not None:
+        more = len(found) >= per_page
+    else:
+        more = bool(found)
+    return found, (page + 1 if more else None), claimed
+
+
 class PageNumberPaginator:
     """Pages ``page=1,2,...`` where each answer is ``(items, next_page)`` (Lunasoft).
 
     ``next_page`` is the next page number, or ``None``/``False`` at the end. It
     must come after the page just read; pages that bring nothing new while a
     ``next_page`` keeps coming end in :class:`~orderbridge.errors.PagingError`.
+    An answer may add a third item, the total the server claims (a total
+    header, see :func:`pages_from_headers`): it is :attr:`PagingStats.claimed`.
     """
 
     def __init__(
         self,
-        fetch: Callable[[int], tuple[Sequence[Any], int | None]],
+        fetch: Callable[
+            [int], tuple[Sequence[Any], int | None] | tuple[Sequence[Any], int | None, int | None]
+        ],
         *,
         key: Callable[[Any], Any],
         first_page: int = 1,
@@ -309,7 +371,10 @@ class PageNumberPaginator:
         cursor = _Cursor(self.key, stats)
         page = self.first_page
         while True:
-            items, next_page = self.fetch(page)
+            answer = self.fetch(page)
+            items, next_page = answer[0], answer[1]
+            if len(answer) > 2 and answer[2] is not None:
+                stats.claimed = answer[2]
             stats.pages += 1
             entries = cursor.keys(items, f"page={page}")
             new = cursor.take(entries, lead_seen=0)

@@ -37,7 +37,7 @@ class MemoryTarget(ob.Backend):
         return ob.order_to_dict(order)
 
     @classmethod
-    def losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
+    def _losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
         return (ob.Loss("notes", "memory drops notes"),) if order.notes else ()
 
     def _store(self, order: ob.Order) -> str:

@@ -6,18 +6,30 @@ payments. A field the source leaves empty may be filled in by the target
 hold (it is in the target's loss report for that order) is not compared: its
 absence was reported at migration time. The money and identity of an order
 are compared even then: a target that computes its own total must arrive at
-the source's.
+the source's, less the money the target's loss report says it cannot hold
+(money losses, :class:`~orderbridge.Loss` ``amount``): such a difference is
+explained, not a mismatch (``verify`` lists it apart).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
-from orderbridge.backend import Backend
+from orderbridge.backend import Backend, Loss
 from orderbridge.model import Order
 from orderbridge.references import ReferenceResolver
 
-__all__ = ["ALWAYS_COMPARED", "compare_orders", "holds_all", "holds_part_of", "target_status_id"]
+__all__ = [
+    "ALWAYS_COMPARED",
+    "compare_orders",
+    "holds_all",
+    "holds_part_of",
+    "money_lost",
+    "target_status_id",
+    "total_explained",
+]
 
 _ORDER_FIELDS = ("number", "name", "currency", "total")
 _LINE_FIELDS = ("product_name", "product_ref", "quantity", "unit_price", "total_price")
@@ -29,14 +41,36 @@ ALWAYS_COMPARED = frozenset(
 """Compared whatever the loss report says."""
 
 
+def money_lost(losses: Iterable[Loss]) -> Decimal:
+    """The summed ``amount`` of the money losses among ``losses`` (``0`` when there are none)."""
+    return sum((loss.amount for loss in losses if loss.amount is not None), Decimal(0))
+
+
+def total_explained(source: Order, target: Order, lost: Decimal) -> bool:
+    """Whether the totals differ by exactly the money ``lost`` (a target that computes its total)."""
+    return (
+        bool(lost)
+        and source.total is not None
+        and target.total is not None
+        and source.total - lost == target.total
+    )
+
+
 def compare_orders(
-    source: Order, target: Order, skip: frozenset[str] = frozenset(), *, status_id: str | None = None
+    source: Order,
+    target: Order,
+    skip: frozenset[str] = frozenset(),
+    *,
+    status_id: str | None = None,
+    lost: Decimal = Decimal(0),
 ) -> list[tuple[str, Any, Any]]:
     """Differences ``(field, source value, target value)`` between two canonical orders.
 
     ``skip`` holds canonical field paths the target cannot hold (``"lines[].sku"`` style).
     ``status_id``, when given, is the target status id the source's status maps to
     (names may differ between platforms); otherwise status names are compared.
+    ``lost`` is the money the target cannot hold (:func:`money_lost` of its losses):
+    a target total short of the source's by exactly that is no difference.
     """
     diffs: list[tuple[str, Any, Any]] = []
     skip = skip - ALWAYS_COMPARED
@@ -44,6 +78,8 @@ def compare_orders(
     def check(path: str, pattern: str, a: Any, b: Any) -> None:
         # A value the source never had may be filled by the target (its currency, say).
         if pattern not in skip and a != b and (a is not None or pattern in ALWAYS_COMPARED):
+            if path == "total" and total_explained(source, target, lost):
+                return
             diffs.append((path, a, b))
 
     for name in _ORDER_FIELDS:
@@ -95,8 +131,11 @@ def holds_all(source: Order, copy: Order, target: Backend) -> bool:
     Compared: what ``verify`` compares (number, name, currency, totals, status,
     customer, lines, payments), plus asset codes and custom fields the source sets.
     """
-    skip = frozenset(loss.field for loss in target.losses(source))
-    if compare_orders(source, copy, skip, status_id=target_status_id(source, target)):
+    losses = target.losses(source)
+    skip = frozenset(loss.field for loss in losses)
+    if compare_orders(
+        source, copy, skip, status_id=target_status_id(source, target), lost=money_lost(losses)
+    ):
         return False
     assets = (
         ("discounts", [d.code for d in source.discounts], [d.code for d in copy.discounts]),
@@ -125,6 +164,9 @@ def holds_part_of(source: Order, copy: Order, target: Backend) -> bool:
     source, and it holds no more lines or payments than the source, in the same order."""
     if len(copy.lines) > len(source.lines) or len(copy.payments) > len(source.payments):
         return False
-    skip = frozenset(loss.field for loss in target.losses(source))
-    diffs = compare_orders(source, copy, skip, status_id=target_status_id(source, target))
+    losses = target.losses(source)
+    skip = frozenset(loss.field for loss in losses)
+    diffs = compare_orders(
+        source, copy, skip, status_id=target_status_id(source, target), lost=money_lost(losses)
+    )
     return all(name in _PARTIAL_DIFFS for name, _, _ in diffs)

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import Factory, define, field
 
-__all__ = ["ORDER_OUTCOMES", "Conflict", "Failure", "MigrationReport", "Mismatch", "VerifyReport"]
+if TYPE_CHECKING:
+    from orderbridge.backend import Loss
+
+__all__ = [
+    "ORDER_OUTCOMES",
+    "Conflict",
+    "Failure",
+    "MigrationReport",
+    "Mismatch",
+    "MoneyLost",
+    "VerifyReport",
+]
 
 FAILURE_DETAIL_LIMIT = 1000
 """How many failures a report lists one by one (all are counted and kept in the state file)."""
@@ -88,10 +101,30 @@ class MigrationReport:
     failures: list[Failure] = Factory(list)
     losses: Counter[str] = Factory(Counter)
     loss_reasons: dict[str, str] = Factory(dict)
+    money_lost: dict[str, dict[str, Decimal]] = Factory(dict)
+    """Per loss field, per currency (``"?"`` when the order names none), the summed
+    amount of money losses (see :class:`~orderbridge.Loss`)."""
     unresolved: dict[str, Counter[str]] = Factory(dict)
     interrupted: bool = False
     stopped_reason: str | None = None
     resume_hint: str | None = None
+
+    def add_losses(self, losses: Iterable[Loss], currency: str | None = None) -> None:
+        """Count one order's losses (one per field); money losses add their amount per currency."""
+        for loss in losses:
+            self.losses[loss.field] += 1
+            self.loss_reasons.setdefault(loss.field, loss.reason)
+            if loss.amount is not None:
+                sums = self.money_lost.setdefault(loss.field, {})
+                key = currency or "?"
+                sums[key] = sums.get(key, Decimal(0)) + loss.amount
+
+    def money_text(self, name: str) -> str:
+        """The summed money lost in field ``name``, e.g. ``"-12.50 EUR"`` (``""`` when none)."""
+        sums = self.money_lost.get(name)
+        if not sums:
+            return ""
+        return ", ".join(f"{amount} {currency}" for currency, amount in sorted(sums.items()))
 
     def add_failure(self, failure: Failure) -> None:
         """Count a failure and keep its details (up to :data:`FAILURE_DETAIL_LIMIT`)."""
@@ -187,7 +220,15 @@ class MigrationReport:
                 for f in self.failures
             ],
             "losses": {
-                name: {"orders": count, "reason": self.loss_reasons.get(name)}
+                name: {
+                    "orders": count,
+                    "reason": self.loss_reasons.get(name),
+                    **(
+                        {"money": {c: str(a) for c, a in sorted(self.money_lost[name].items())}}
+                        if name in self.money_lost
+                        else {}
+                    ),
+                }
                 for name, count in self.losses.most_common()
             },
             "unresolved_references": {k: dict(v.most_common()) for k, v in sorted(self.unresolved.items())},
@@ -253,7 +294,12 @@ class MigrationReport:
             lines.append("  fields the target cannot hold (orders affected):")
             for name, count in self.losses.most_common(25):
                 reason = self.loss_reasons.get(name)
-                lines.append(f"    {name}: {count}" + (f"  ({reason})" if reason else ""))
+                money = self.money_text(name)
+                lines.append(
+                    f"    {name}: {count}"
+                    + (f"  money lost: {money}" if money else "")
+                    + (f"  ({reason})" if reason else "")
+                )
             if len(self.losses) > 25:
                 lines.append(f"    ... {len(self.losses) - 25} more fields in the JSON report")
         if self.unresolved:
@@ -282,6 +328,22 @@ class Mismatch:
 
 
 @define
+class MoneyLost:
+    """A copy lacking money the target cannot hold: the loss fields, the amount, both totals.
+
+    ``amount`` is signed as it counts towards the total (see :class:`~orderbridge.Loss`);
+    a target that computes its total holds ``source_total - amount``.
+    """
+
+    source_id: str
+    target_id: str
+    fields: list[str]
+    amount: str
+    source_total: str
+    target_total: str
+
+
+@define
 class VerifyReport:
     """What ``verify`` found comparing both sides through the id map."""
 
@@ -296,6 +358,8 @@ class VerifyReport:
     """Source ids with two or more copies in the target, and those copies' ids."""
     unreadable: int = 0
     """Source documents that could not be translated (not compared)."""
+    money_lost: list[MoneyLost] = field(factory=list)
+    """Copies lacking money the target cannot hold (money losses), with both totals."""
 
     @property
     def ok(self) -> bool:
@@ -323,13 +387,29 @@ class VerifyReport:
                 }
                 for m in self.mismatches
             ],
+            "money_lost": [
+                {
+                    "source_id": m.source_id,
+                    "target_id": m.target_id,
+                    "fields": m.fields,
+                    "amount": m.amount,
+                    "source_total": m.source_total,
+                    "target_total": m.target_total,
+                }
+                for m in self.money_lost
+            ],
         }
 
     def summary(self) -> str:
         """A short human summary."""
         head = f"Verify {self.source} -> {self.target}: {self.checked} order(s) compared, "
+        money = [
+            f"  money the target cannot hold: {m.source_id} -> {m.target_id}: {', '.join(m.fields)} "
+            f"({m.amount}); total {m.source_total} -> {m.target_total}"
+            for m in self.money_lost[:20]
+        ]
         if self.ok:
-            return head + "all equal in every field the target holds."
+            return "\n".join([head + "all equal in every field the target holds.", *money])
         lines = [
             head
             + f"{len(self.missing)} missing, {len(self.duplicated)} duplicated, {len(self.extra)} extra, "
@@ -341,4 +421,4 @@ class VerifyReport:
         lines += [f"  extra in target (stamped, not in the id map): {tid}" for tid in self.extra[:20]]
         for m in self.mismatches[:30]:
             lines.append(f"  {m.source_id} -> {m.target_id}: {m.field}: {m.source_value} != {m.target_value}")
-        return "\n".join(lines)
+        return "\n".join([*lines, *money])

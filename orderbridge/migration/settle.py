@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from attrs import define, field
 
-from orderbridge.backend import Backend, Capability, Stamp
+from orderbridge.backend import Backend, Capability, Stamp, merge_losses
 from orderbridge.converters import order_to_dict
 from orderbridge.errors import (
     AmbiguousWrite,
@@ -246,12 +246,10 @@ class OrderMigrator:
 
     def _account(self, order: Order) -> list[tuple[str, str]]:
         """Count what the target cannot hold and which references it cannot resolve."""
-        losses = {loss.field: loss.reason for loss in self.target.losses(order)}
+        losses = merge_losses(self.target.losses(order))
         unresolved = self.target.unresolved_references(order)
         with self.lock:
-            self.report.losses.update(losses.keys())
-            for name, reason in losses.items():
-                self.report.loss_reasons.setdefault(name, reason)
+            self.report.add_losses(losses, order.currency)
             for kind, value in unresolved:
                 self.report.add_unresolved(kind, value)
         return unresolved

@@ -9,7 +9,10 @@ through list pages) and reports, for a migration's state:
 * **extra**: target orders carrying this source's stamp that the id map
   does not name (a copy a lost state or another run left behind);
 * **mismatches**: fields where the mapped copy differs from the source
-  (see :func:`~orderbridge.migration.compare.compare_orders`).
+  (see :func:`~orderbridge.migration.compare.compare_orders`);
+* **money lost**: copies lacking money the target cannot hold (money losses:
+  a fee on a target without fees), with the totals of both sides; a total
+  short by exactly that amount is explained, any other difference is a mismatch.
 """
 
 from __future__ import annotations
@@ -20,10 +23,16 @@ from typing import Any
 
 from orderbridge.backend import Backend
 from orderbridge.errors import InvalidOrder
-from orderbridge.migration.compare import ALWAYS_COMPARED, compare_orders, holds_all, target_status_id
+from orderbridge.migration.compare import (
+    ALWAYS_COMPARED,
+    compare_orders,
+    holds_all,
+    money_lost,
+    target_status_id,
+)
 from orderbridge.migration.engine import Selection, preflight, selected_records
 from orderbridge.migration.ledger import TargetLedger, source_stamp
-from orderbridge.migration.report import Mismatch, VerifyReport
+from orderbridge.migration.report import Mismatch, MoneyLost, VerifyReport
 from orderbridge.migration.state import SQLiteStateStore, StateStore
 from orderbridge.model import Order
 from orderbridge.references import ReferenceResolver
@@ -113,8 +122,21 @@ def _check_one(
     keep = mapped if mapped in copies else copies[0]
     entry = ledger.get(keep)
     assert entry is not None
-    skip = frozenset(loss.field for loss in target.losses(original))
+    losses = target.losses(original)
+    skip = frozenset(loss.field for loss in losses)
+    lost = money_lost(losses)
     status_id = target_status_id(original, target, resolver) if resolver is not None else None
-    for name, a, b in compare_orders(original, entry.copy, skip, status_id=status_id):
+    for name, a, b in compare_orders(original, entry.copy, skip, status_id=status_id, lost=lost):
         report.mismatches.append(Mismatch(source_id, keep, name, _text(a), _text(b)))
+    if lost:
+        report.money_lost.append(
+            MoneyLost(
+                source_id,
+                keep,
+                fields=[loss.field for loss in losses if loss.amount],
+                amount=str(lost),
+                source_total=_text(original.total),
+                target_total=_text(entry.copy.total),
+            )
+        )
     return stamped

@@ -45,6 +45,8 @@ class JsonlBackend(ob.Backend):
     natural_key_fields: ClassVar[tuple[str, ...]] = ("source",)
     # No ids of its own: an order in a file keeps its source, and its ids stay that source's.
     id_space: ClassVar[str | None] = ob.NO_ID_SPACE
+    keeps_foreign_extras: ClassVar[bool] = True
+    """A canonical order is stored whole: every backend's extras are kept."""
 
     Options = JsonlOptions
     options: JsonlOptions

@@ -814,12 +814,15 @@ class CartTranslator:
     # ------------------------------------------------------------ losses
 
     @classmethod
-    def losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
-        """The fields set in ``order`` that a cart order document cannot hold."""
+    def _losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
+        """The fields set in ``order`` that a cart order document cannot hold.
+
+        ``losses`` (the base) adds other backends' extras and merges per field.
+        """
         out: list[ob.Loss] = []
 
-        def lose(field: str, reason: str) -> None:
-            out.append(ob.Loss(field, reason))
+        def lose(field: str, reason: str, amount: Decimal | None = None) -> None:
+            out.append(ob.Loss(field, reason, amount))
 
         for name in ("currency", "country", "invoiced_at", "amount_paid", "amount_pending", "is_recurring",
                      "is_deleted", "has_subscriptions", "has_paid_subscription", "tracking_number",
@@ -845,10 +848,12 @@ class CartTranslator:
         seen: set[str] = set()
         for d in order.discounts:
             if d.kind not in ("code", "rule", "shipping"):
-                lose("discounts[].kind", f"the cart has no {d.kind!r} discounts")
+                lose("discounts[].kind", f"the cart has no {d.kind!r} discounts",
+                     None if d.amount is None else -d.amount)  # fmt: skip
                 continue
             if d.kind in seen:
-                lose("discounts[]", f"the cart holds one {d.kind!r} discount")
+                lose("discounts[]", f"the cart holds one {d.kind!r} discount",
+                     None if d.amount is None else -d.amount)  # fmt: skip
             seen.add(d.kind)
             if d.remote_id is not None:
                 lose("discounts[].remote_id", "the cart has no discount ids")
@@ -857,9 +862,11 @@ class CartTranslator:
             if d.kind == "shipping" and d.description is not None:
                 lose("discounts[].description", "the cart's shipping discount has no description")
         if len(order.gift_vouchers) > 1:
-            lose("gift_vouchers[]", "the cart holds one gift certificate")
+            lost = sum((v.amount or Decimal(0) for v in order.gift_vouchers[1:]), Decimal(0))
+            lose("gift_vouchers[]", "the cart holds one gift certificate", -lost)
         if len(order.taxes) > 1:
-            lose("taxes[]", "the cart holds one tax amount")
+            lost = sum((t.amount or Decimal(0) for t in order.taxes[1:]), Decimal(0))
+            lose("taxes[]", "the cart holds one tax amount", lost)
         for t in order.taxes:
             for name in ("code", "rate", "remote_id"):
                 if getattr(t, name) is not None:

@@ -485,7 +485,7 @@ class WebinOneV2(_WebinOne):
         return cls.from_canonical(cls.to_canonical(doc))
 
     @classmethod
-    def losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
+    def _losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
         """Fields set in ``order`` that a write through the v2 API does not carry."""
         return tr.losses_v2(order)
 
@@ -1172,7 +1172,7 @@ class WebinOneV1(_WebinOne):
         )
 
     @classmethod
-    def losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
+    def _losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
         """Fields set in ``order`` that a v1 write (order fields only) does not carry."""
         return tr.losses_v1(order)
 

@@ -940,17 +940,7 @@ def _common_losses(order: Order, own: str, add: Callable[[str, str], None]) -> N
             add("customer.phone", "a WebinOne order links a member; it holds no phone")
         if customer.is_guest is not None:
             add("customer.is_guest", "WebinOne has no guest flag")
-    for backend in order.extras:
-        if backend != own:
-            add(f"extras.{backend}", f"kept only for backend {backend!r}")
-    for line in order.lines:
-        for backend in line.extras:
-            if backend != own:
-                add(f"lines[].extras.{backend}", f"kept only for backend {backend!r}")
-    for pay in order.payments:
-        for backend in pay.extras:
-            if backend != own:
-                add(f"payments[].extras.{backend}", f"kept only for backend {backend!r}")
+    # Other backends' extras are reported by Backend.losses, for every backend alike.
 
 
 def writable_payments(order: Order) -> tuple[Payment, ...]:
@@ -959,12 +949,17 @@ def writable_payments(order: Order) -> tuple[Payment, ...]:
 
 
 def losses_v2(order: Order) -> tuple[Loss, ...]:
-    """Fields set in ``order`` that a write through the v2 admin API does not carry."""
+    """Fields set in ``order`` that a write through the v2 admin API does not carry.
+
+    The backend's own losses (``WebinOneV2._losses``); ``WebinOneV2.losses``
+    adds other backends' extras. Money the site cannot hold (a second
+    discount, a shipping cost without an option) is a money loss.
+    """
     found: dict[str, Loss] = {}
 
-    def add(field: str, reason: str) -> None:
+    def add(field: str, reason: str, amount: Decimal | None = None) -> None:
         if field not in found:
-            found[field] = Loss(field, reason)
+            found[field] = Loss(field, reason, amount)
 
     _common_losses(order, V2, add)
     for loss in foreign_id_losses(order, ID_SPACE):
@@ -987,7 +982,7 @@ def losses_v2(order: Order) -> tuple[Loss, ...]:
                     f"shipping_address.{name}", "v2 shipping holds address, city, state, zip code and country"
                 )
     if order.shipping is not None and order.shipping.name is None and order.shipping.cost:
-        add("shipping.cost", "v2 sets a shipping option by name; this one has none")
+        add("shipping.cost", "v2 sets a shipping option by name; this one has none", order.shipping.cost)
     _asset_losses(order.discounts, "discounts", add)
     _asset_losses(order.gift_vouchers, "gift_vouchers", add)
     _asset_losses(order.taxes, "taxes", add)
@@ -1031,14 +1026,23 @@ def losses_v2(order: Order) -> tuple[Loss, ...]:
     return tuple(found.values())
 
 
-def _asset_losses(items: tuple[Any, ...], field: str, add: Callable[[str, str], None]) -> None:
+def _asset_losses(items: tuple[Any, ...], field: str, add: Callable[..., None]) -> None:
+    taxes = bool(items) and isinstance(items[0], Tax)
+
+    def money(parts: tuple[Any, ...]) -> Decimal | None:
+        # Discounts and vouchers take money off the total; a tax rate is no amount.
+        if taxes:
+            return None
+        amounts = [p.amount for p in parts if p.amount is not None]
+        return -sum(amounts, Decimal(0)) if amounts else None
+
     if len(items) > 1:
-        add(f"{field}[1:]", "WebinOne holds one per order")
+        add(f"{field}[1:]", "WebinOne holds one per order", money(items[1:]))
     if items and items[0].code is None:
         first = items[0]
-        value = first.rate if isinstance(first, Tax) else first.amount
+        value = first.rate if taxes else first.amount
         if value:
-            add(f"{field}[0]", "v2 sets it by code/name; this one has none")
+            add(f"{field}[0]", "v2 sets it by code/name; this one has none", money(items[:1]))
 
 
 _LINE_LOSSES_V2: Final = (

@@ -41,8 +41,14 @@ class _WebinOneConformance(BackendConformance):
 
     def connect(self, sim: WebinOneSimulator, server: SimServer) -> WebinOneV1 | WebinOneV2:
         """A client of the simulated site, paging ``PAGE_SIZE`` orders at a time."""
+        resolver = ob.ReferenceResolver(sim.catalog_tables(), use_hooks=False)
         return self.client_class(
-            server.url, client_id=sim.client_id, client_secret=CANARY, allow_http=True, page_size=PAGE_SIZE
+            server.url,
+            client_id=sim.client_id,
+            client_secret=CANARY,
+            allow_http=True,
+            page_size=PAGE_SIZE,
+            resolver=resolver,
         )
 
     @pytest.fixture

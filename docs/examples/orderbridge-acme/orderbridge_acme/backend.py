@@ -133,6 +133,18 @@ def _label(doc: Any) -> str:
 # --8<-- [end:readers]
 
 
+def _money_lost(order: ob.Order) -> dict[str, Decimal]:
+    """The money of ``order`` in fields Acme cannot hold, signed as it counts towards the total."""
+    lost: dict[str, Decimal] = {}
+    if order.shipping is not None and order.shipping.cost:
+        lost["shipping"] = order.shipping.cost
+    for name, sign in (("discounts", -1), ("gift_vouchers", -1), ("taxes", 1)):
+        amounts = [part.amount for part in getattr(order, name) if part.amount is not None]
+        if amounts:
+            lost[name] = sign * sum(amounts, Decimal(0))
+    return lost
+
+
 def _order_id(doc: Any) -> int | None:
     """An Acme id as a number ("1042" -> 1042): the list is sorted by it."""
     ident = doc.get("id") if isinstance(doc, Mapping) else None
@@ -300,20 +312,31 @@ class AcmeBackend(ob.Backend):
 
     # --8<-- [start:losses]
     @classmethod
-    def losses(cls, order: ob.Order) -> tuple[ob.Loss, ...]:
-        """The fields set in ``order`` that an Acme document cannot hold (never their values)."""
-        found = [f for f in _ORDER_LOST if getattr(order, f) not in (None, (), {})]
+    def _losses(cls, order: ob.Order) -> Iterator[ob.Loss]:
+        """What a write of ``order`` to Acme cannot keep (never the values).
+
+        The base class's ``losses()`` calls this and adds every other
+        backend's extras (``extras.shopx``...): Acme documents hold none.
+        """
+        reason = "Acme orders have no such field"
+        money = _money_lost(order)
+        for name in _ORDER_LOST:
+            if getattr(order, name) not in (None, (), {}):
+                # Money an Acme order cannot hold is a money loss: it carries the amount.
+                yield ob.Loss(name, reason, money.get(name))
         if order.status is not None and order.status.remote_id is not None:
-            found.append("status.remote_id")
+            yield ob.Loss("status.remote_id", reason)
         if order.customer is not None:
-            found += [f"customer.{f}" for f in _CUSTOMER_LOST if getattr(order.customer, f) is not None]
+            for name in _CUSTOMER_LOST:
+                if getattr(order.customer, name) is not None:
+                    yield ob.Loss(f"customer.{name}", reason)
         for line in order.lines:
-            found += [f"lines[].{f}" for f in _LINE_LOST if getattr(line, f) not in (None, ())]
+            for name in _LINE_LOST:
+                if getattr(line, name) not in (None, ()):
+                    yield ob.Loss(f"lines[].{name}", reason)
             # Acme computes a line's total itself: only a total that disagrees is lost.
             if line.total_price is not None and line.total_price != line.quantity * (line.unit_price or 0):
-                found.append("lines[].total_price")
-        reason = "Acme orders have no such field"
-        return tuple(ob.Loss(f, reason) for f in dict.fromkeys(found))
+                yield ob.Loss("lines[].total_price", reason)
 
     # --8<-- [end:losses]
 
