@@ -601,6 +601,8 @@ def _with_amounts(order: ob.Order, amount: Decimal) -> ob.Order:
             line,
             unit_price=amount if line.unit_price is not None else None,
             total_price=amount * line.quantity if line.total_price is not None else None,
+            subtotal=amount * line.quantity if line.subtotal is not None else None,
+            tax_amount=amount if line.tax_amount is not None else None,
         )
         for line in order.lines
     ]
@@ -609,7 +611,11 @@ def _with_amounts(order: ob.Order, amount: Decimal) -> ob.Order:
         total=amount if order.total is not None else None,
         lines=lines,
         payments=payments,
-        shipping=attrs.evolve(order.shipping, cost=amount) if order.shipping is not None else None,
+        shipping_lines=[
+            attrs.evolve(ship, cost=amount if ship.cost is not None else None)
+            for ship in order.shipping_lines
+        ],
+        fees=[attrs.evolve(fee, amount=amount if fee.amount is not None else None) for fee in order.fees],
     )
 
 

@@ -31,7 +31,7 @@ def _order(number: str = "1", *, cost: str | None = "5.00", total: str = "105.00
         number=number,
         currency="EUR",
         total=Decimal(total),
-        shipping=ob.ShippingOption(name="Courier", cost=Decimal(cost)) if cost else None,
+        shipping_lines=[ob.ShippingLine(name="Courier", cost=Decimal(cost))] if cost else [],
         lines=[
             ob.OrderLine(product_name="Mug", unit_price=Decimal("100.00"), extras={"shopx": {"a": 1}}),
             ob.OrderLine(product_name="Cup", unit_price=Decimal("0"), extras={"plain": {"b": 2}}),
@@ -123,7 +123,7 @@ class ComputingTarget(MemoryTarget):
 
     def _store(self, order: ob.Order) -> str:
         total = sum((line.unit_price or Decimal(0)) * line.quantity for line in order.lines)
-        return super()._store(order.evolve(shipping=None, total=total + self.skew))
+        return super()._store(order.evolve(shipping_lines=(), total=total + self.skew))
 
 
 def _migrate_and_verify(tmp_path: Path, target: MemoryTarget) -> tuple[ob.MigrationReport, ob.VerifyReport]:
