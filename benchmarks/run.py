@@ -57,6 +57,10 @@ def best_of(runs: int, fn: Callable[[], Any]) -> float:
 # ---------------------------------------------------------------- 1. translation
 
 
+TRANSLATION_TARGET = 2.5
+"""Translation may cost this many times a plain JSON round trip of the same bytes (issue 13)."""
+
+
 def bench_translation(n: int, runs: int) -> None:
     from orderbridge_webinone.generator import generate_documents
 
@@ -83,10 +87,10 @@ def bench_translation(n: int, runs: int) -> None:
         f"translation v1 bytes -> canonical -> v2 bytes ({n} orders)",
         f"{full / n * 1e6:.1f} us/order",
         f"json.loads+dumps {base / n * 1e6:.1f} us/order",
-        "<= 3.0x plain JSON",
-        ratio <= 3.0,
+        "<= 2.5x plain JSON",
+        ratio <= TRANSLATION_TARGET,
     )
-    row("  ratio", f"{ratio:.2f}x", "", "<= 3.0x", ratio <= 3.0)
+    row("  ratio", f"{ratio:.2f}x", "", f"<= {TRANSLATION_TARGET}x", ratio <= TRANSLATION_TARGET)
 
 
 # ---------------------------------------------------------------- sites

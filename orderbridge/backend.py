@@ -10,7 +10,9 @@ before any request is sent; subclasses implement the underscored hooks.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -110,18 +112,43 @@ def foreign_extras_losses(value: Any, own: str, path: str = "") -> Iterator[Loss
     The walk follows every attrs field, so parts added to the model later are
     covered too.
     """
-    for attribute in attrs.fields(type(value)):
-        item = getattr(value, attribute.name)
-        where = f"{path}{attribute.name}"
-        if attribute.name == "extras" and isinstance(item, Mapping):
+    for name, kind in _extras_plan(type(value)):
+        item = getattr(value, name)
+        if kind == "extras":
             for backend in item:
                 if backend != own:
-                    yield Loss(f"{where}.{backend}", f"kept only for backend {backend!r}")
-        elif attrs.has(type(item)):
-            yield from foreign_extras_losses(item, own, f"{where}.")
-        elif isinstance(item, tuple) and item and attrs.has(type(item[0])):
+                    yield Loss(f"{path}{name}.{backend}", f"kept only for backend {backend!r}")
+        elif kind == "part":
+            if item is not None:
+                yield from foreign_extras_losses(item, own, f"{path}{name}.")
+        else:
             for part in item:
-                yield from foreign_extras_losses(part, own, f"{where}[].")
+                yield from foreign_extras_losses(part, own, f"{path}{name}[].")
+
+
+@functools.cache
+def _extras_plan(cls: type) -> tuple[tuple[str, str], ...]:
+    """The fields of an attrs class that can hold extras: ``extras``, a part, or a tuple of parts.
+
+    Read once per class from its resolved field types: the walk above runs for
+    every order written, and asking each value what it is cost more than the
+    translation of the order.
+    """
+    plan: list[tuple[str, str]] = []
+    for attribute in attrs.fields(attrs.resolve_types(cls)):
+        kind = attribute.type
+        if attribute.name == "extras":
+            plan.append((attribute.name, "extras"))
+        elif any(attrs.has(arg) and _extras_plan(arg) for arg in _members(kind)):  # parts with extras
+            is_tuple = typing.get_origin(kind) is tuple
+            plan.append((attribute.name, "parts" if is_tuple else "part"))
+    return tuple(plan)
+
+
+def _members(kind: Any) -> tuple[Any, ...]:
+    """``kind`` and the classes it is made of (``X | None``, ``tuple[X, ...]``)."""
+    args = typing.get_args(kind)
+    return (kind, *args) if isinstance(kind, type) or not args else args
 
 
 @frozen

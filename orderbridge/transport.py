@@ -252,6 +252,7 @@ class Transport:
         self._wall_clock = wall_clock
         self._limiter = _RateLimiter(rate_limit, clock, sleep) if rate_limit else None
         self._owns_session = session is None
+        self._verbatim_prefix = _verbatim_prefix(self.base_url)
         self.session = session if session is not None else _new_session()
         self._pool_size = DEFAULT_POOL_SIZE
         if self._owns_session or verify is not True:
@@ -531,9 +532,16 @@ class Transport:
         request = requests.PreparedRequest()
         merged = CaseInsensitiveDict(self.session.headers)
         merged.update(headers)
-        request.prepare(
-            method=method, url=url, headers=merged, data=data, params=params, auth=auth, cookies=_NO_COOKIES
-        )
+        # PreparedRequest.prepare, step by step, without what this session never has
+        # (cookies, hooks) and without re-parsing a URL that is already in its final form.
+        request.prepare_method(method)
+        if params is None and self._verbatim_url(url):
+            request.url = url
+        else:
+            request.prepare_url(url, params)
+        request.prepare_headers(merged)
+        request.prepare_body(data, None)
+        request.prepare_auth(auth, url)
         session = self.session
         verify = True if session.verify is None else session.verify
         response = session.get_adapter(url).send(
@@ -542,6 +550,16 @@ class Transport:
         )  # fmt: skip
         response.content  # noqa: B018 - read whole now: the connection goes back to the pool
         return response
+
+    def _verbatim_url(self, url: str) -> bool:
+        """Whether ``PreparedRequest.prepare_url`` would give ``url`` back unchanged.
+
+        True for this site's URLs whose path holds only characters that need no
+        quoting (no ``%``, ``?``, ``#``, space or non-ASCII), when the base URL
+        itself comes back from ``prepare_url`` unchanged (checked once).
+        """
+        prefix = self._verbatim_prefix
+        return bool(prefix) and url.startswith(prefix) and _PLAIN_PATH.fullmatch(url, len(prefix)) is not None
 
     def _after_failure(
         self, exc: requests.RequestException, method: str, shown: str, safe: bool, attempt: int
@@ -693,8 +711,16 @@ class Transport:
 # -- module helpers -----------------------------------------------------------
 
 
-# Prepared requests read their cookies from a jar; one empty jar, never written, serves all.
-_NO_COOKIES: Final = requests.cookies.RequestsCookieJar()
+# Characters of a URL path that requests' requote_uri leaves as they are.
+_PLAIN_PATH: Final = re.compile(r"[A-Za-z0-9/_.~!$&'()*+,;=:@-]*")
+
+
+def _verbatim_prefix(base_url: str) -> str:
+    """``base_url + "/"`` when requests prepares such URLs unchanged, else "" (no shortcut)."""
+    probe = base_url + "/probe/1"
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(probe, None)
+    return base_url + "/" if prepared.url == probe else ""
 
 
 def _new_session() -> requests.Session:
