@@ -10,7 +10,6 @@ before any request is sent; subclasses implement the underscored hooks.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -126,7 +125,9 @@ def foreign_extras_losses(value: Any, own: str, path: str = "") -> Iterator[Loss
                 yield from foreign_extras_losses(part, own, f"{path}{name}[].")
 
 
-@functools.cache
+_EXTRAS_PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
 def _extras_plan(cls: type) -> tuple[tuple[str, str], ...]:
     """The fields of an attrs class that can hold extras: ``extras``, a part, or a tuple of parts.
 
@@ -134,6 +135,9 @@ def _extras_plan(cls: type) -> tuple[tuple[str, str], ...]:
     every order written, and asking each value what it is cost more than the
     translation of the order.
     """
+    known = _EXTRAS_PLANS.get(cls)
+    if known is not None:
+        return known
     plan: list[tuple[str, str]] = []
     for attribute in attrs.fields(attrs.resolve_types(cls)):
         kind = attribute.type
@@ -142,7 +146,7 @@ def _extras_plan(cls: type) -> tuple[tuple[str, str], ...]:
         elif any(attrs.has(arg) and _extras_plan(arg) for arg in _members(kind)):  # parts with extras
             is_tuple = typing.get_origin(kind) is tuple
             plan.append((attribute.name, "parts" if is_tuple else "part"))
-    return tuple(plan)
+    return _EXTRAS_PLANS.setdefault(cls, tuple(plan))
 
 
 def _members(kind: Any) -> tuple[Any, ...]:
