@@ -115,6 +115,7 @@ from orderbridge import jsonutil
 __all__ = [
     "FOREIGN_BACKEND",
     "FOREIGN_IDS",
+    "SCHEMA_2_FIELDS",
     "BackendConformance",
     "BadDocumentConformance",
     "ClassConformance",
@@ -124,7 +125,6 @@ __all__ = [
     "PagedBackendFactory",
     "PagingConformance",
     "ReadConformance",
-    "SCHEMA_2_FIELDS",
     "RecordingJournal",
     "SecretsConformance",
     "TranslationConformance",
@@ -358,20 +358,25 @@ def schema_2_order(order: ob.Order) -> ob.Order:
         source=source,
         prices_include_tax=False,
         shipping_lines=[
-            ob.ShippingLine(name="Conformance post", method="post", cost=Decimal("4.00"),
-                            tax_amount=Decimal("0.40")),
+            ob.ShippingLine(
+                name="Conformance post", method="post", cost=Decimal("4.00"), tax_amount=Decimal("0.40")
+            ),
             ob.ShippingLine(name="Conformance express", cost=Decimal("6.50")),
-        ],  # fmt: skip
+        ],
         fees=[
-            ob.Fee(name="Gift wrap", amount=Decimal("3.50"), tax_amount=Decimal("0.35"), tax_rate=Decimal(10)),
+            ob.Fee(
+                name="Gift wrap", amount=Decimal("3.50"), tax_amount=Decimal("0.35"), tax_rate=Decimal(10)
+            ),
             ob.Fee(name="Loyalty credit", amount=Decimal("-1.00")),
         ],
         refunds=[
             ob.Refund(
-                amount=Decimal("1.00"), reason="conformance", lines=refund_lines,
+                amount=Decimal("1.00"),
+                reason="conformance",
+                lines=refund_lines,
                 at=datetime(2024, 3, 7, 10, 15, tzinfo=_CONFORMANCE_ZONE),
             )
-        ],  # fmt: skip
+        ],
         taxes=taxes,
         lines=lines,
         metadata=(

@@ -87,7 +87,7 @@ EXPECTED: dict[str, tuple[set[str], dict[str, Decimal]]] = {
             "taxes[].name",
             "taxes[].applies_to",
             *LINE_FIELDS,
-        },  # fmt: skip
+        },
         # Fees with their tax (prices exclude it), the second shipping line, tax on shipping.
         {"fees[]": D("2.30"), "shipping_lines[1:]": D("6.00"), "shipping_lines[].tax_amount": D("0.40")},
     ),
@@ -107,7 +107,7 @@ EXPECTED: dict[str, tuple[set[str], dict[str, Decimal]]] = {
             "taxes[].name",
             "taxes[].applies_to",
             *LINE_FIELDS,
-        },  # fmt: skip
+        },
         # The cart's one tax amount sums the parts' taxes (a fee's too): only the fees' amounts are lost.
         {"fees[]": D("2.00")},
     ),
