@@ -88,7 +88,7 @@ def test_a_second_discount_on_webinone_v2_is_a_money_loss() -> None:
 
 def test_acme_reports_its_shipping_as_a_money_loss() -> None:
     losses = {loss.field: loss for loss in ob.get_backend("acme").losses(_order())}
-    assert losses["shipping"].amount == Decimal("5.00")
+    assert losses["shipping_lines"].amount == Decimal("5.00")
 
 
 def test_the_migration_report_sums_money_losses_per_field_and_currency() -> None:

@@ -145,8 +145,12 @@ def holds_all(source: Order, copy: Order, target: Backend) -> bool:
     for field, want, have in assets:
         if want and field not in skip and field + "[]" not in skip and want != have:
             return False
-    if source.shipping is not None and "shipping" not in skip:
-        if copy.shipping is None or copy.shipping.name != source.shipping.name:
+    if source.shipping_lines and not skip & {"shipping", "shipping_lines", "shipping_lines[]"}:
+        want = [line.name for line in source.shipping_lines]
+        have = [line.name for line in copy.shipping_lines]
+        if "shipping_lines[1:]" in skip:  # a target that holds one shipping line: the first
+            want, have = want[:1], have[:1]
+        if want != have:
             return False
     if "custom_fields" not in skip:
         for group, fields in source.custom_fields.items():

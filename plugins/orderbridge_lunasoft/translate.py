@@ -37,7 +37,7 @@ Lines and payments carry ``extras["lunasoft-cart"] = {"fields": {...}, "wire": {
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from itertools import pairwise
@@ -865,12 +865,14 @@ class CartTranslator:
             lost = sum((v.amount or Decimal(0) for v in order.gift_vouchers[1:]), Decimal(0))
             lose("gift_vouchers[]", "the cart holds one gift certificate", -lost)
         if len(order.taxes) > 1:
-            lost = sum((t.amount or Decimal(0) for t in order.taxes[1:]), Decimal(0))
-            lose("taxes[]", "the cart holds one tax amount", lost)
+            lose("taxes[]", "the cart holds one tax amount: the tax lines are written summed")
         for t in order.taxes:
-            for name in ("code", "rate", "remote_id"):
+            for name in ("code", "rate", "remote_id", "name"):
                 if getattr(t, name) is not None:
                     lose(f"taxes[].{name}", "the cart holds only a tax amount")
+            if t.applies_to != ob.TaxTarget.ORDER or t.applies_to_index is not None:
+                lose("taxes[].applies_to", "the cart's tax is the order's, on no part in particular")
+        cls._schema2_losses(order, lose)
         if len(order.payments) > 1:
             lose("payments[]", "the cart holds one payment")
         for p in order.payments:
@@ -888,6 +890,40 @@ class CartTranslator:
                 lose("status_history[].at", "a cart status always has a time")
         out.extend(ob.foreign_id_losses(order, BACKEND_NAME, _WRITTEN_IDS))
         return tuple(out)
+
+    @staticmethod
+    def _schema2_losses(order: ob.Order, lose: Callable[..., None]) -> None:
+        """Losses among the parts schema 2 added (fees, refunds, shipping lines, metadata, line amounts)."""
+        if order.fees:
+            amounts = [fee.amount for fee in order.fees if fee.amount is not None]
+            # A fee's tax is kept: the cart's one tax amount sums the parts' taxes (total_tax).
+            lose("fees[]", "the cart holds no fees", sum(amounts, _ZERO) if amounts else None)
+        if order.refunds:
+            lose("refunds", "the cart holds no refunds (not part of the total: no money loss)")
+        if order.metadata:
+            lose("metadata", "the cart order holds no metadata")
+        shipping = order.shipping_lines
+        if len(shipping) > 1:
+            lose("shipping_lines[1:]", "the cart holds one shipping option: written as one, "
+                 "names joined and costs summed")  # fmt: skip
+        if any(line.method is not None for line in shipping):
+            lose("shipping_lines[].method", "the cart names a shipping option, it has no method code")
+        parts: list[tuple[str, Sequence[ob.OrderLine | ob.ShippingLine]]] = [
+            ("shipping_lines", shipping), ("lines", order.lines)
+        ]  # fmt: skip
+        for name, items in parts:
+            if any(item.tax_amount is not None for item in items):
+                lose(f"{name}[].tax_amount", "the cart holds one tax amount for the order")
+        for line in order.lines:
+            for name in ("variant_ref", "subtotal", "discount_amount"):
+                if getattr(line, name) is not None:
+                    lose(f"lines[].{name}", "the cart line has no such field")
+            if line.metadata:
+                lose("lines[].metadata", "the cart line holds no metadata")
+        if order.prices_include_tax is not None and order.prices_include_tax != _reads_as_including_tax(
+            order
+        ):
+            lose("prices_include_tax", "the cart holds no such flag; it is read from the order's arithmetic")
 
 
 _WRITTEN_IDS: Final = ("customer.remote_id", "gift_vouchers[].remote_id", "lines[].product_ref")
@@ -942,6 +978,15 @@ def prices_include_tax(
         if base - credit == total:
             return True
     return None
+
+
+def _reads_as_including_tax(order: ob.Order) -> bool | None:
+    """What :func:`prices_include_tax` makes of the cart document ``order`` is written as."""
+    voucher = order.gift_vouchers[0] if order.gift_vouchers else None
+    doc = {"total": _w_money(order.total), "gift_cert_applied": _w_money(voucher.amount if voucher else None)}
+    discounts = [d for d in (_first(order.discounts, k) for k in ("code", "rule", "shipping")) if d]
+    shipping = (ob.ShippingLine(cost=order.shipping.cost),) if order.shipping is not None else ()
+    return prices_include_tax(doc, order.lines, shipping, discounts, total_tax(order))
 
 
 def _first(discounts: Sequence[ob.Discount], kind: str) -> ob.Discount | None:

@@ -980,7 +980,7 @@ def _assets(order: ob.Order) -> dict[str, str | None]:
     return {
         "discount": order.discounts[0].code if order.discounts else None,
         "gift_voucher": order.gift_vouchers[0].code if order.gift_vouchers else None,
-        "shipping_option": order.shipping.name if order.shipping is not None else None,
+        "shipping_option": order.shipping_lines[0].name if order.shipping_lines else None,
         "tax": order.taxes[0].code if order.taxes else None,
     }
 

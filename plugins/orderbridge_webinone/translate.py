@@ -52,6 +52,7 @@ from orderbridge import (
     ShippingLine,
     SourceRef,
     Tax,
+    TaxTarget,
     foreign_id_losses,
     shares_ids,
 )
@@ -717,7 +718,8 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
     if "ShippingInfo" in nulls:
         shipping_doc = None
     else:
-        option = order.shipping
+        # One shipping option per order: the first shipping line (the rest are losses).
+        option = order.shipping_lines[0] if order.shipping_lines else None
         address = order.shipping_address or _NO_ADDRESS
         shipping_doc = {
             "Name": option.name if option is not None else None,
@@ -917,7 +919,7 @@ def _write_payment(w: _Writer, pay: Payment, index: int, own: bool) -> dict[str,
 _MARKERS: Final = frozenset({"quoted", "nulls", "raw", "times"})
 
 
-def _common_losses(order: Order, own: str, add: Callable[[str, str], None]) -> None:
+def _common_losses(order: Order, own: str, add: Callable[..., None]) -> None:
     if order.status_history:
         add("status_history", "WebinOne keeps only the current status")
     if order.modified_at is not None:
@@ -940,7 +942,27 @@ def _common_losses(order: Order, own: str, add: Callable[[str, str], None]) -> N
             add("customer.phone", "a WebinOne order links a member; it holds no phone")
         if customer.is_guest is not None:
             add("customer.is_guest", "WebinOne has no guest flag")
+    if order.fees:
+        add("fees[]", "WebinOne orders hold no fees", fee_money(order))
+    if order.refunds:
+        add("refunds", _REFUNDS_LOST)
+    if order.metadata:
+        add("metadata", "WebinOne orders hold no metadata")
+    if order.prices_include_tax is not None:
+        add("prices_include_tax", "WebinOne orders hold no such flag (the site adds tax on top)")
     # Other backends' extras are reported by Backend.losses, for every backend alike.
+
+
+_REFUNDS_LOST: Final = "WebinOne orders hold no refunds (not part of the total: no money loss)"
+
+
+def fee_money(order: Order) -> Decimal | None:
+    """The money of ``order``'s fees as it counts towards the total: their amounts, and their
+    tax unless prices include tax (a target without fees lacks both); ``None`` without amounts."""
+    amounts = [fee.amount for fee in order.fees if fee.amount is not None]
+    if order.prices_include_tax is not True:
+        amounts += [fee.tax_amount for fee in order.fees if fee.tax_amount is not None]
+    return sum(amounts, Decimal(0)) if amounts else None
 
 
 def writable_payments(order: Order) -> tuple[Payment, ...]:
@@ -981,8 +1003,7 @@ def losses_v2(order: Order) -> tuple[Loss, ...]:
                 add(
                     f"shipping_address.{name}", "v2 shipping holds address, city, state, zip code and country"
                 )
-    if order.shipping is not None and order.shipping.name is None and order.shipping.cost:
-        add("shipping.cost", "v2 sets a shipping option by name; this one has none", order.shipping.cost)
+    _shipping_losses_v2(order, add)
     _asset_losses(order.discounts, "discounts", add)
     _asset_losses(order.gift_vouchers, "gift_vouchers", add)
     _asset_losses(order.taxes, "taxes", add)
@@ -999,10 +1020,16 @@ def losses_v2(order: Order) -> tuple[Loss, ...]:
     for t in order.taxes:
         if t.amount is not None:
             add("taxes[].amount", "v2 holds a tax code and rate, not an amount")
+        if t.name is not None:
+            add("taxes[].name", "v2 holds a tax code and rate, not a label")
+        if t.applies_to != TaxTarget.ORDER or t.applies_to_index is not None:
+            add("taxes[].applies_to", "a WebinOne tax applies to the order's lines as a whole")
     for line in order.lines:
         for name, reason in _LINE_LOSSES_V2:
             if getattr(line, name) is not None:
                 add(f"lines[].{name}", reason)
+        if line.metadata:
+            add("lines[].metadata", "WebinOne order lines hold no metadata")
         lx = line.extras.get(V2)
         if lx:
             for key in lx:
@@ -1024,6 +1051,30 @@ def losses_v2(order: Order) -> tuple[Loss, ...]:
             if key not in _MARKERS:
                 add(f"extras.{V2}.{key}", server)
     return tuple(found.values())
+
+
+def _shipping_losses_v2(order: Order, add: Callable[..., None]) -> None:
+    """v2 sets one shipping option, by name, and prices it itself: the first shipping line is
+    written; the others, and tax on shipping (v2 taxes the lines only), are money losses."""
+    lines = order.shipping_lines
+    if not lines:
+        return
+    first, rest = lines[0], lines[1:]
+    if first.name is None and first.cost:
+        add("shipping_lines[0].cost", "v2 sets a shipping option by name; this one has none", first.cost)
+    if rest:
+        costs = [line.cost for line in rest if line.cost is not None]
+        add(
+            "shipping_lines[1:]",
+            "WebinOne holds one shipping option per order: the first is written",
+            sum(costs, Decimal(0)) if costs else None,
+        )
+    if any(line.method is not None for line in lines):
+        add("shipping_lines[].method", "v2 sets a shipping option by name only")
+    taxes = [line.tax_amount for line in lines if line.tax_amount is not None]
+    if taxes:
+        money = sum(taxes, Decimal(0)) if order.prices_include_tax is not True else None
+        add("shipping_lines[].tax_amount", "WebinOne taxes an order's lines, not its shipping", money)
 
 
 def _asset_losses(items: tuple[Any, ...], field: str, add: Callable[..., None]) -> None:
@@ -1053,6 +1104,10 @@ _LINE_LOSSES_V2: Final = (
     ("tax_rate", "set by the server from the product"),
     ("file_name", "set by the server from the product"),
     ("is_download", "set by the server from the product"),
+    ("variant_ref", "WebinOne order lines hold a product, no variant"),
+    ("subtotal", "computed by the server"),
+    ("discount_amount", "WebinOne order lines hold no discount"),
+    ("tax_amount", "WebinOne order lines hold a tax rate, not an amount"),
 )
 _PAYMENT_LOSSES_V2: Final = (
     ("amount_captured", "the v2 payment create body cannot set it"),
@@ -1068,7 +1123,7 @@ _PAYMENT_LOSSES_V2: Final = (
 
 _V1_NOT_WRITABLE: Final = (
     "total", "amount_paid", "amount_pending", "is_recurring", "is_deleted", "has_subscriptions",
-    "has_paid_subscription", "transaction_id", "shipping", "shipping_address",
+    "has_paid_subscription", "transaction_id", "shipping_address",
 )  # fmt: skip
 
 
@@ -1080,9 +1135,9 @@ def losses_v1(order: Order) -> tuple[Loss, ...]:
     """Fields set in ``order`` that a v1 write (``PUT /api/v1/orders/{id}``) does not carry."""
     found: dict[str, Loss] = {}
 
-    def add(field: str, reason: str) -> None:
+    def add(field: str, reason: str, amount: Decimal | None = None) -> None:
         if field not in found:
-            found[field] = Loss(field, reason)
+            found[field] = Loss(field, reason, amount)
 
     _common_losses(order, V1, add)
     for loss in foreign_id_losses(order, ID_SPACE, _V1_ID_FIELDS):
@@ -1091,7 +1146,15 @@ def losses_v1(order: Order) -> tuple[Loss, ...]:
     for name in _V1_NOT_WRITABLE:
         if getattr(order, name) is not None:
             add(name, reason)
-    for name in ("discounts", "gift_vouchers", "taxes", "lines", "payments", "custom_fields"):
+    for name in (
+        "shipping_lines",
+        "discounts",
+        "gift_vouchers",
+        "taxes",
+        "lines",
+        "payments",
+        "custom_fields",
+    ):
         if getattr(order, name):
             add(name, reason)
     customer = order.customer
@@ -1129,8 +1192,10 @@ def reference_needs(order: Order) -> list[tuple[str, str, str | None]]:
         needs.append(("discount", order.discounts[0].code, order.discounts[0].remote_id))
     if order.gift_vouchers and order.gift_vouchers[0].code is not None:
         needs.append(("gift_voucher", order.gift_vouchers[0].code, order.gift_vouchers[0].remote_id))
-    if order.shipping is not None and order.shipping.name is not None:
-        needs.append(("shipping_option", order.shipping.name, order.shipping.remote_id))
+    first = order.shipping_lines[0] if order.shipping_lines else None
+    if first is not None and first.name is not None:
+        # WebinOne holds one shipping option: the first line's (the rest are money losses).
+        needs.append(("shipping_option", first.name, first.remote_id))
     if order.taxes and order.taxes[0].code is not None:
         needs.append(("tax", order.taxes[0].code, order.taxes[0].remote_id))
     return needs

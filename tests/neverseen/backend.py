@@ -77,6 +77,14 @@ def read_time(doc: Mapping[str, Any], key: str) -> datetime | None:
         raise ob.InvalidOrder(str(exc), field=key) from None
 
 
+def fee_money(order: ob.Order) -> Decimal | None:
+    """The fees' money as it counts towards the total: amounts, and their tax when prices exclude it."""
+    amounts = [fee.amount for fee in order.fees if fee.amount is not None]
+    if order.prices_include_tax is not True:
+        amounts += [fee.tax_amount for fee in order.fees if fee.tax_amount is not None]
+    return sum(amounts, Decimal(0)) if amounts else None
+
+
 def write_money(value: Decimal | None) -> Decimal | int | None:
     """Money as Parcelo's JSON numbers: a whole Decimal of exponent 0 stays as read."""
     return value
@@ -217,11 +225,14 @@ class ParceloBackend(ob.Backend):
         for name in ("name", "country", "status_history", "payment_state", "invoiced_at", "modified_at",
                      "amount_paid", "amount_pending", "is_paid", "is_fulfilled", "tracking_number",
                      "tracking_url", "transaction_id", "parent_order_ref", "billing_address",
-                     "shipping_address", "payments", "notes", "customer_note", "custom_fields"):  # fmt: skip
+                     "shipping_address", "payments", "notes", "customer_note", "custom_fields",
+                     "prices_include_tax", "refunds", "metadata"):  # fmt: skip
             if getattr(order, name) not in (None, (), {}):
-                yield ob.Loss(name, reason)
+                yield ob.Loss(name, reason)  # a refund is no money loss: it is not part of the total
         if order.shipping is not None:
-            yield ob.Loss("shipping", reason, order.shipping.cost)
+            yield ob.Loss("shipping_lines", reason, order.shipping.cost)
+        if order.fees:
+            yield ob.Loss("fees", reason, fee_money(order))
         for name, sign in (("discounts", -1), ("gift_vouchers", -1), ("taxes", 1)):
             parts = getattr(order, name)
             if parts:
@@ -234,12 +245,14 @@ class ParceloBackend(ob.Backend):
                 if getattr(order.customer, name) is not None:
                     yield ob.Loss(f"customer.{name}", reason)
         for line in order.lines:
-            for name in ("remote_id", "product_ref", "description", "total_price", "tax_rate",
-                         "is_download", "file_name", "is_fulfilled"):  # fmt: skip
+            for name in ("remote_id", "product_ref", "variant_ref", "description", "subtotal",
+                         "discount_amount", "total_price", "tax_amount", "tax_rate", "is_download",
+                         "file_name", "is_fulfilled"):  # fmt: skip
                 if getattr(line, name) is not None:
                     yield ob.Loss(f"lines[].{name}", reason)
-            if line.attributes:
-                yield ob.Loss("lines[].attributes", reason)
+            for name in ("attributes", "metadata"):
+                if getattr(line, name):
+                    yield ob.Loss(f"lines[].{name}", reason)
         yield from ob.foreign_id_losses(order, cls, ("customer.remote_id",))
 
     # ------------------------------------------------------------ reading

@@ -307,7 +307,7 @@ def test_shipping_info_and_tax_code_fill_shipping_lines_and_tax_lines(backend: A
     assert backend.from_canonical(order) == doc
 
 
-def test_several_shipping_lines_are_written_as_one_shipping_option() -> None:
+def test_several_shipping_lines_write_the_first_and_lose_the_rest_as_money() -> None:
     order = WebinOneV2.to_canonical(real_v2_doc())
     two = order.evolve(
         shipping_lines=[
@@ -315,6 +315,9 @@ def test_several_shipping_lines_are_written_as_one_shipping_option() -> None:
             ob.ShippingLine(name="Gift box", cost=Decimal(3)),
         ]
     )
+    # One shipping option per WebinOne order: the first line's (a site has no "Standard + Gift box").
     info = WebinOneV2.from_canonical(two)["ShippingInfo"]
-    assert info["Name"] == "Standard + Gift box" and info["Cost"] == Decimal("8.95")
+    assert info["Name"] == "Standard" and info["Cost"] == Decimal("5.95")
+    losses = {loss.field: loss for loss in WebinOneV2.losses(two)}
+    assert losses["shipping_lines[1:]"].amount == Decimal(3)
     assert WebinOneV2.from_canonical(order.evolve(shipping_lines=()))["ShippingInfo"]["Cost"] == 0

@@ -1,6 +1,6 @@
 """A local simulator of the Acme Shop order API, for tests, ``orderbridge sandbox`` and demos.
 
-It serves the three endpoints the backend uses (see :mod:`orderbridge_acme.backend`)
+It serves the five endpoints the backend uses (see :mod:`orderbridge_acme.backend`)
 from an in-memory store, checks the ``X-Acme-Key`` header on every request and
 answers like the real API: 401 ``{"error": ...}`` without a valid key, 404 for an
 unknown order, 422 for a document it cannot store, 409 for a number already taken.
@@ -11,11 +11,11 @@ from __future__ import annotations
 import hmac
 import random
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from orderbridge.sandbox import HttpError, Request, Response, Simulator, json_response, route
+from orderbridge.sandbox import HttpError, Request, Response, Simulator, empty, json_response, route
 
 __all__ = ["PAGE_SIZE", "AcmeSimulator", "generate_orders"]
 
@@ -41,10 +41,15 @@ _STATUSES = ("pending", "paid", "paid", "shipped", "cancelled")
 _CENT = Decimal("0.01")
 
 
-def _total(lines: Iterable[Mapping[str, Any]]) -> str:
-    return format(
-        sum((Decimal(line["price"]) * line["qty"] for line in lines), Decimal(0)).quantize(_CENT), "f"
-    )
+def _total(lines: Iterable[Mapping[str, Any]], fees: Iterable[Mapping[str, Any]] = ()) -> str:
+    """The shop's total: its lines' prices times quantities, plus its fees (a negative fee takes off)."""
+    items = sum((Decimal(line["price"]) * line["qty"] for line in lines), Decimal(0))
+    charges = sum((Decimal(fee["amount"]) for fee in fees if fee.get("amount") is not None), Decimal(0))
+    return format((items + charges).quantize(_CENT), "f")
+
+
+_UTC = UTC
+_LOCAL = "%Y-%m-%d %H:%M:%S"
 
 
 # --8<-- [start:generator]
@@ -60,6 +65,20 @@ def generate_orders(count: int, *, seed: int = 0, first_id: int = 1001) -> list[
             for sku, title, price in rng.sample(_PRODUCTS, rng.randint(1, 3))
         ]
         email, name = rng.choice(_PEOPLE)
+        gift_wrap = rng.random() < 0.2
+        fees = [{"name": "Gift wrap", "amount": "3.50"}] if gift_wrap else []
+        refunds = []
+        if rng.random() < 0.1:  # a refund of one item, two days later (local time and its UTC twin)
+            at = placed + timedelta(days=2)
+            refunds.append(
+                {
+                    "id": f"R-{number}",
+                    "amount": lines[0]["price"],
+                    "reason": "returned",
+                    "refunded_at": at.strftime(_LOCAL),
+                    "refunded_at_gmt": at.astimezone(_UTC).strftime(_LOCAL),
+                }
+            )
         orders.append(
             {
                 "id": str(number),
@@ -67,10 +86,12 @@ def generate_orders(count: int, *, seed: int = 0, first_id: int = 1001) -> list[
                 "status": rng.choice(_STATUSES),
                 "currency": "EUR",
                 "placed_at": placed.isoformat(),
-                "total": _total(lines),
+                "total": _total(lines, fees),
                 "customer": {"email": email, "name": name},
                 "lines": lines,
-                "gift_wrap": rng.random() < 0.2,
+                "fees": fees,
+                "refunds": refunds,
+                "gift_wrap": gift_wrap,
             }
         )
     return orders
@@ -85,14 +106,14 @@ def _error(status: int, message: str) -> HttpError:
 
 # --8<-- [start:simulator]
 class AcmeSimulator(Simulator):
-    """An in-memory Acme Shop: list, get and create orders.
+    """An in-memory Acme Shop: list, get, create, replace and delete orders.
 
     Options: ``api_key`` (the key clients must send in ``X-Acme-Key``) and
     ``clock`` (returns the aware time a new order is placed at).
     """
 
     name: ClassVar[str] = "acme"
-    description: ClassVar[str] = "Acme Shop order API: list, get, create"
+    description: ClassVar[str] = "Acme Shop order API: list, get, create, replace, delete"
 
     def __init__(
         self, *, api_key: str = "sandbox-acme-key", clock: Callable[[], datetime] | None = None
@@ -159,6 +180,36 @@ class AcmeSimulator(Simulator):
         body = request.json()
         if not isinstance(body, dict) or "id" in body:
             raise _error(422, "body must be an order object without 'id'")
+        with self.lock:
+            doc = self._stored(body, str(self._next_id))
+            self.add_orders([doc])
+            return json_response(doc, status=201)
+
+    @route("PUT", "/orders/{order_id}")
+    def replace_order(self, request: Request, order_id: str) -> Response:
+        """``PUT /orders/{id}``: replace the order with the body; the order as stored."""
+        self._authenticate(request)
+        body = request.json()
+        if not isinstance(body, dict) or body.get("id", order_id) != order_id:
+            raise _error(422, "body must be an order object with the path's id, or none")
+        with self.lock:
+            if order_id not in self.orders:
+                raise _error(404, f"no order {order_id}")
+            doc = self._stored(body, order_id)
+            self.orders[order_id] = doc
+            return json_response(doc)
+
+    @route("DELETE", "/orders/{order_id}")
+    def delete_order(self, request: Request, order_id: str) -> Response:
+        """``DELETE /orders/{id}``: 204."""
+        self._authenticate(request)
+        with self.lock:
+            if self.orders.pop(order_id, None) is None:
+                raise _error(404, f"no order {order_id}")
+            return empty()
+
+    def _stored(self, body: Mapping[str, Any], order_id: str) -> dict[str, Any]:
+        """The order ``body`` describes, as the shop stores it under ``order_id`` (422/409 if it cannot)."""
         lines = body.get("lines")
         if not isinstance(lines, list) or not lines:
             raise _error(422, "an order needs at least one line")
@@ -169,23 +220,33 @@ class AcmeSimulator(Simulator):
                 ok = False
             if not ok:
                 raise _error(422, f"lines[{i}] needs a whole 'qty' and a 'price' string")
-        with self.lock:
-            number = body.get("number") or f"A-{self._next_id}"
-            if any(doc["number"] == number for doc in self.orders.values()):
-                raise _error(409, f"order number {number} is taken")
-            doc = {
-                "id": str(self._next_id),
-                "number": number,
-                "status": body.get("status") or "pending",
-                "currency": body.get("currency") or "EUR",
-                "placed_at": body.get("placed_at") or self.clock().isoformat(),
-                "total": body.get("total") or _total(lines),
-                "customer": body.get("customer") or {"email": None, "name": None},
-                "lines": lines,
-                "gift_wrap": body.get("gift_wrap") is True,
-            }
-            self.add_orders([doc])
-            return json_response(doc, status=201)
+        fees, refunds = body.get("fees") or [], body.get("refunds") or []
+        for key, items in (("fees", fees), ("refunds", refunds)):
+            for i, item in enumerate(items if isinstance(items, list) else [None]):
+                try:
+                    ok = isinstance(item, dict) and (
+                        item["amount"] is None or Decimal(item["amount"]).is_finite()
+                    )
+                except (KeyError, TypeError, InvalidOperation):
+                    ok = False
+                if not ok:
+                    raise _error(422, f"{key}[{i}] needs an 'amount' string")
+        number = body.get("number") or f"A-{order_id}"
+        if any(doc["number"] == number and key != order_id for key, doc in self.orders.items()):
+            raise _error(409, f"order number {number} is taken")
+        return {
+            "id": order_id,
+            "number": number,
+            "status": body.get("status") or "pending",
+            "currency": body.get("currency") or "EUR",
+            "placed_at": body.get("placed_at") or self.clock().isoformat(),
+            "total": body.get("total") or _total(lines, fees),
+            "customer": body.get("customer") or {"email": None, "name": None},
+            "lines": lines,
+            "fees": fees,
+            "refunds": refunds,
+            "gift_wrap": body.get("gift_wrap") is True,
+        }
 
 
 # --8<-- [end:simulator]

@@ -21,6 +21,8 @@ ACME_KEY = "canary-acme-key-7c1d9e"
 """The key the simulator expects; the conformance suite checks it never leaks."""
 SEEDED = 45
 """Orders in the simulated shop: three pages of 20, 20 and 5."""
+SHOP_ZONE = "Europe/Paris"
+"""The simulated shop's time zone (the samples' local times are Paris times)."""
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +49,6 @@ def acme_server() -> Iterator[SimServer]:
 @pytest.fixture
 def acme(acme_server: SimServer) -> Iterator[AcmeBackend]:
     """A backend connected to the simulated shop."""
-    backend = AcmeBackend(acme_server.url, api_key=ACME_KEY)
+    backend = AcmeBackend(acme_server.url, api_key=ACME_KEY, site_timezone=SHOP_ZONE)
     yield backend
     backend.close()

@@ -49,7 +49,7 @@ class TestAcme(BackendConformance):
             simulator.seed(count, seed=7)
             server = SimServer(simulator).start()
             request.addfinalizer(server.stop)
-            backend = AcmeBackend(server.url, api_key=acme_key)
+            backend = AcmeBackend(server.url, api_key=acme_key, site_timezone="Europe/Paris")
             request.addfinalizer(backend.close)
             return backend, PAGE_SIZE
 
