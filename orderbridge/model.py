@@ -584,8 +584,10 @@ class SourceRef:
 
     ``site`` tells two sites of one platform apart (two shops on one
     backend have look-alike ids); it is named as :meth:`orderbridge.Backend.site`
-    names it (a base URL, a file path), ``None`` when unknown. A reader that
-    knows its site fills it; pure translations (``to_canonical``) leave it ``None``.
+    names it (a base URL, a file path), ``None`` when unknown. The built-in
+    backends leave it ``None`` on read (the migration's stamp records the
+    source site, and ids are judged by id space: see docs/model.md); a
+    script or plugin that merges orders of two shops sets it.
     """
 
     backend: str = field(validator=_req(str))
