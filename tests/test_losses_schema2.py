@@ -12,6 +12,8 @@ import pytest
 
 import orderbridge as ob
 
+from .installed import ACME_INSTALLED, backend_params
+
 D = Decimal
 
 
@@ -125,7 +127,7 @@ EXPECTED: dict[str, tuple[set[str], dict[str, Decimal]]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", backend_params(sorted(EXPECTED)))
 def test_every_schema_2_field_a_backend_cannot_hold_is_reported_once(name: str) -> None:
     backend = ob.get_backend(name)
     full = backend.losses(_full(name))
@@ -138,7 +140,7 @@ def test_every_schema_2_field_a_backend_cannot_hold_is_reported_once(name: str) 
     assert new_money == money
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", backend_params(sorted(EXPECTED)))
 def test_a_refund_is_never_a_money_loss(name: str) -> None:
     """A refund is money given back after the order, not part of its total: verify must not
     take a total short by the refund for one explained by it."""
@@ -153,6 +155,8 @@ def test_a_source_site_is_no_loss() -> None:
     order = _base("webinone-v2")
     with_site = order.evolve(source=ob.SourceRef("webinone-v2", "5001", site="https://shop-a.example"))
     for name in EXPECTED:
+        if name == "acme" and not ACME_INSTALLED:
+            continue
         backend = ob.get_backend(name)
         assert backend.losses(with_site) == backend.losses(order), name
 
