@@ -251,6 +251,10 @@ class Transport:
         self._random = random
         self._wall_clock = wall_clock
         self._limiter = _RateLimiter(rate_limit, clock, sleep) if rate_limit else None
+        self._clock = clock
+        # A 429's Retry-After holds every request to the site, not only the one refused: the
+        # others would be refused too (each a 429 of its own) while the site's window refills.
+        self._hold_until = 0.0
         self._owns_session = session is None
         self._verbatim_prefix = _verbatim_prefix(self.base_url)
         self.session = session if session is not None else _new_session()
@@ -346,12 +350,12 @@ class Transport:
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         auth = self.auth if authenticate and self.auth is not None else _NO_AUTH
         shown = self.redact(_with_params(url, params))
-        attempt, refreshed = 0, False
+        attempt, refreshed, held = 0, False, False
         while True:
             failure: requests.RequestException | None = None
             response: requests.Response | None = None
             try:
-                response = self._send(method, url, shown, attempt, params, data, send_headers, auth)
+                response = self._send(method, url, shown, attempt, params, data, send_headers, auth, held)
             except requests.RequestException as exc:
                 # Handled below, outside the except block, so no error we raise
                 # chains the original (whose text may hold an unredacted URL).
@@ -369,6 +373,8 @@ class Transport:
                 if response.status_code not in RETRY_STATUSES:
                     return self._answer(response, method, shown, expected)
                 delay, reason = self._after_retry_status(response, method, shown, safe, attempt)
+            # Its own Retry-After is the wait below: the site's hold is not waited for again.
+            held = response is not None and response.status_code == 429
             attempt += 1
             logger.log(
                 self.retry_log_level,
@@ -481,7 +487,11 @@ class Transport:
         data: Mapping[str, str] | str | bytes | None,
         headers: dict[str, str],
         auth: AuthBase,
+        held: bool = False,
     ) -> requests.Response:
+        hold = self._hold_until - self._clock()
+        if hold > 0 and not held:
+            self._sleep(hold)
         if self._limiter is not None:
             self._limiter.acquire()
         with self._count_lock:
@@ -595,12 +605,15 @@ class Transport:
                 f"{method} may or may not have been applied; look the object up before writing again",
                 **self._details(response, method, shown),
             )
+        retry_after = self._retry_after(response)
+        delay = None if retry_after is None else min(retry_after, self.retry_after_cap)
+        if status == 429 and delay is not None:
+            self._hold_until = max(self._hold_until, self._clock() + delay)
         if attempt >= self.max_retries:
             raise self._error(response, method, shown)
-        retry_after = self._retry_after(response)
-        if retry_after is None:
+        if retry_after is None or delay is None:
             return self._backoff(attempt + 1), f"status {status}"
-        return min(retry_after, self.retry_after_cap), f"status {status}, Retry-After {retry_after:g}s"
+        return delay, f"status {status}, Retry-After {retry_after:g}s"
 
     def _redirect(self, response: requests.Response, method: str, shown: str) -> RedirectRefused:
         location = self.redact(response.headers.get("Location") or "(no Location)", response.request)

@@ -275,6 +275,27 @@ def test_rate_limited_after_retries_carries_retry_after(mock: responses.Requests
     assert len(mock.calls) == 3
 
 
+def test_a_429s_retry_after_holds_every_request(mock: responses.RequestsMock, fake: FakeTime) -> None:
+    # The other workers' requests would be refused too while the site's window refills.
+    mock.get(f"{BASE}/a", status=429, headers={"Retry-After": "3"})
+    mock.get(f"{BASE}/b", json=[])
+    transport = make(fake, max_retries=0)
+    with pytest.raises(errors.RateLimited):
+        transport.get("/a")
+    assert fake.sleeps == []
+    assert transport.get("/b") == []  # sent within the hold: waits it out first
+    assert fake.sleeps == [3.0]
+    assert transport.get("/b") == [] and fake.sleeps == [3.0]  # the hold is over
+
+
+def test_a_retried_429_waits_its_retry_after_once(mock: responses.RequestsMock, fake: FakeTime) -> None:
+    mock.get(f"{BASE}/a", status=429, headers={"Retry-After": "2"})
+    mock.get(f"{BASE}/a", json=[])
+    fake.sleep = lambda seconds: fake.sleeps.append(seconds)  # type: ignore[method-assign]  # time stands still
+    assert make(fake).get("/a") == []
+    assert fake.sleeps == [2.0]
+
+
 # -- non-idempotent writes --------------------------------------------------------
 
 

@@ -15,6 +15,12 @@ finds that point and follows it:
   (rising latency: queueing) takes it down by a fifth. Request times, not
   order times, because orders differ in how many requests they need.
 
+A limit that met congestion is remembered as a *ceiling*: growth stops one
+below it, and probes it again only after ``window`` calm rounds (then the
+ceiling is forgotten). Without it the limit would climb back to the rate a
+site refuses every few rounds, each time with a burst of 429s from every order
+in flight; with it a rate-limited site sees one such burst per window.
+
 The latency baseline is the fastest round of a recent window, as in TCP
 Vegas/BBR, so a site that becomes slower for good is followed after the window
 instead of holding the limit down forever. A round that never filled the limit
@@ -110,6 +116,9 @@ class AdaptiveLimit:
         self._round_full = False
         self._congested = False
         self._best: deque[float] = deque(maxlen=policy.window)
+        self.ceiling: int | None = None
+        """The lowest limit that met congestion lately (growth stops below it), or None."""
+        self._calm_rounds = 0
         self._weighted = 0.0  # sum of limit x seconds, for the mean
         self._since = clock()
         self._started = self._since
@@ -147,6 +156,8 @@ class AdaptiveLimit:
             with self._lock:
                 if not self._congested:
                     self._congested = True
+                    self._calm_rounds = 0
+                    self.ceiling = self.limit if self.ceiling is None else min(self.ceiling, self.limit)
                     self._set(math.floor(self.limit * self.policy.congestion_factor), self._clock())
         elif isinstance(elapsed := getattr(record, "elapsed", None), float):
             with self._lock:
@@ -172,10 +183,16 @@ class AdaptiveLimit:
         self._round_full, self._congested = self._in_flight >= self.limit, False
         if congested:
             return  # already decreased when the answer came
+        self._calm_rounds += 1
+        if self.ceiling is not None and self._calm_rounds >= self.policy.window:
+            self.ceiling = None  # calm for a window: probe the old ceiling (the site may allow more now)
         if latency > best * self.policy.latency_tolerance:
             self._set(math.floor(self.limit * self.policy.latency_factor), now)
         elif full:
-            self._set(self.limit * 2 if self._slow_start else self.limit + 1, now)
+            grown = self.limit * 2 if self._slow_start else self.limit + 1
+            if self.ceiling is not None:
+                grown = min(grown, max(self.ceiling - 1, self.limit))
+            self._set(grown, now)
 
     def _set(self, limit: int, now: float) -> None:
         limit = min(max(limit, self.policy.minimum), self.policy.maximum)
