@@ -10,7 +10,6 @@ import pytest
 from orderbridge_acme.simulator import AcmeSimulator
 
 import orderbridge as ob
-from orderbridge.migration.verify import verify
 from orderbridge.sandbox import SimServer, available_simulators
 
 pytestmark = pytest.mark.slow
@@ -55,7 +54,7 @@ def test_acme_to_v2_reports_its_fees_as_money_lost_and_verify_explains_each_tota
         assert report.losses["refunds"] == len(refunded) and "refunds" not in report.money_lost
         assert f"money lost: {WRAP * len(with_fee)} EUR" in report.summary()
 
-        result = verify(source, target, str(state), resolver=resolver)
+        result = ob.verify(source, target, str(state), resolver=resolver)
         assert result.checked == 30
         # WebinOne computes its total from the lines: short of Acme's by exactly the fee.
         assert "total" not in {m.field for m in result.mismatches}, result.summary()
