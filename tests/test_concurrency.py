@@ -66,23 +66,32 @@ def test_a_429_halves_the_limit_at_once_and_only_once_per_round() -> None:
     assert limit.limit == 4
 
 
-def test_a_limit_that_met_congestion_is_a_ceiling_probed_again_after_a_calm_window() -> None:
+def test_a_limit_that_met_a_429_is_a_ceiling_probed_again_after_a_calm_while() -> None:
     clock = Clock()
-    limit = AdaptiveLimit(Concurrency(initial=8, window=10), clock=clock)
+    limit = AdaptiveLimit(Concurrency(initial=8, ceiling_hold=5.0), clock=clock)
     limit.on_answer(record(429))  # at 8: 8 is too many for this site
     assert (limit.limit, limit.ceiling) == (4, 8)
     seen = []
-    for _ in range(9):
+    for _ in range(9):  # 0.9 s
         run_round(limit, clock, 0.1)
         seen.append(limit.limit)
     # The round that ends the 429's round changes nothing; then +1 a round up to one below the ceiling.
     assert seen == [4, 5, 6, 7, 7, 7, 7, 7, 7]
-    run_round(limit, clock, 0.1)  # the ninth calm round (the 429's own round was not calm)
-    assert (limit.limit, limit.ceiling) == (7, 8)
-    run_round(limit, clock, 0.1)  # the tenth: the ceiling is forgotten, the site probed
+    clock.now += 4.0
+    run_round(limit, clock, 0.1)  # 5 s after the 429: the ceiling is forgotten, the site probed
     assert limit.ceiling is None and limit.limit == 8
     limit.on_answer(record(429))  # still too many: remembered again
     assert (limit.limit, limit.ceiling) == (4, 8)
+
+
+def test_a_5xx_halves_but_sets_no_ceiling() -> None:
+    clock = Clock()
+    limit = AdaptiveLimit(Concurrency(initial=8), clock=clock)
+    limit.on_answer(record(503))  # a stray server error, not "too many"
+    assert (limit.limit, limit.ceiling) == (4, None)
+    for _ in range(6):  # the 503's round, then +1 a round, past 8
+        run_round(limit, clock, 0.1)
+    assert limit.limit == 9
 
 
 def test_rising_latency_takes_a_fifth_off_and_the_baseline_follows_a_lasting_change() -> None:
@@ -124,10 +133,10 @@ def test_a_round_that_never_filled_the_limit_does_not_grow_it() -> None:
 
 def test_bounds_and_a_fixed_number() -> None:
     clock = Clock()
-    low = AdaptiveLimit(Concurrency(initial=2, minimum=2, maximum=5, window=2), clock=clock)
+    low = AdaptiveLimit(Concurrency(initial=2, minimum=2, maximum=5, ceiling_hold=0.2), clock=clock)
     low.on_answer(record(429))
     assert low.limit == 2  # never below the minimum
-    for _ in range(5):  # the 429's round, two calm ones (the ceiling forgotten), then +1 a round
+    for _ in range(5):  # the 429's round, one held at the ceiling, then (the hold over) +1 a round
         run_round(low, clock, 0.1)
     assert low.limit == 5
     fixed = AdaptiveLimit(Concurrency.of(3), clock=clock)

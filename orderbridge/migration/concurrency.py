@@ -15,11 +15,12 @@ finds that point and follows it:
   (rising latency: queueing) takes it down by a fifth. Request times, not
   order times, because orders differ in how many requests they need.
 
-A limit that met congestion is remembered as a *ceiling*: growth stops one
-below it, and probes it again only after ``window`` calm rounds (then the
-ceiling is forgotten). Without it the limit would climb back to the rate a
-site refuses every few rounds, each time with a burst of 429s from every order
-in flight; with it a rate-limited site sees one such burst per window.
+A limit that met a 429 (the site saying "too many", unlike a stray 5xx) is
+remembered as a *ceiling*: growth stops one below it, and probes it again only
+after ``ceiling_hold`` seconds without another 429 (then the ceiling is
+forgotten). Without it the limit would climb back to the rate a site refuses
+every few rounds, each time with a burst of 429s from every order in flight;
+with it a rate-limited site sees one such burst per ``ceiling_hold``.
 
 The latency baseline is the fastest round of a recent window, as in TCP
 Vegas/BBR, so a site that becomes slower for good is followed after the window
@@ -70,6 +71,7 @@ class Concurrency:
     congestion_factor: float = 0.5
     latency_factor: float = 0.8
     window: int = 30
+    ceiling_hold: float = 30.0
 
     @classmethod
     def of(cls, value: int | Concurrency | None, *, maximum: int | None = None) -> Concurrency:
@@ -117,8 +119,8 @@ class AdaptiveLimit:
         self._congested = False
         self._best: deque[float] = deque(maxlen=policy.window)
         self.ceiling: int | None = None
-        """The lowest limit that met congestion lately (growth stops below it), or None."""
-        self._calm_rounds = 0
+        """The lowest limit that met a 429 lately (growth stops below it), or None."""
+        self._ceiling_since = 0.0
         self._weighted = 0.0  # sum of limit x seconds, for the mean
         self._since = clock()
         self._started = self._since
@@ -156,9 +158,12 @@ class AdaptiveLimit:
             with self._lock:
                 if not self._congested:
                     self._congested = True
-                    self._calm_rounds = 0
-                    self.ceiling = self.limit if self.ceiling is None else min(self.ceiling, self.limit)
-                    self._set(math.floor(self.limit * self.policy.congestion_factor), self._clock())
+                    now = self._clock()
+                    lowered = math.floor(self.limit * self.policy.congestion_factor)
+                    if status == 429:
+                        self.ceiling = self.limit if self.ceiling is None else min(self.ceiling, self.limit)
+                        self._ceiling_since = now
+                    self._set(lowered, now)
         elif isinstance(elapsed := getattr(record, "elapsed", None), float):
             with self._lock:
                 self._answers.append(elapsed)
@@ -183,9 +188,8 @@ class AdaptiveLimit:
         self._round_full, self._congested = self._in_flight >= self.limit, False
         if congested:
             return  # already decreased when the answer came
-        self._calm_rounds += 1
-        if self.ceiling is not None and self._calm_rounds >= self.policy.window:
-            self.ceiling = None  # calm for a window: probe the old ceiling (the site may allow more now)
+        if self.ceiling is not None and now - self._ceiling_since >= self.policy.ceiling_hold:
+            self.ceiling = None  # no 429 for a while: probe the old ceiling (the site may allow more now)
         if latency > best * self.policy.latency_tolerance:
             self._set(math.floor(self.limit * self.policy.latency_factor), now)
         elif full:
