@@ -21,6 +21,7 @@ actually sent, are masked out of every error, log line and repr.
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
 import json as stdjson
 import logging
@@ -91,6 +92,12 @@ _PATTERNS = (
     (re.compile(rf"(?i)\b([\w.-]*{_SENSITIVE_WORDS}|key|code|sig)=[^&\s\"'<>]+"), rf"\1={MASK}"),
     (re.compile(rf'(?i)("[\w.-]*{_SENSITIVE_WORDS}"\s*:\s*)"[^"]*"'), rf'\1"{MASK}"'),
     (re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]{8,}"), rf"\1 {MASK}"),
+)
+# Each pattern with a text it cannot match without (None: always tried), so a URL without a
+# query or a quote skips the regular expressions.
+_PATTERNS_WITH_NEEDLES = tuple(
+    (pattern, replacement, needle)
+    for (pattern, replacement), needle in zip(_PATTERNS, ("=", '"', None), strict=True)
 )
 _SENSITIVE_HEADER = re.compile(r"(?i)authorization|api[-_]?key|token|secret|password|cookie")
 _TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
@@ -827,12 +834,20 @@ def _variants(secret: str) -> set[str]:
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
-    # Longest first, so a secret that contains another is masked whole.
-    for secret in sorted({v for s in secrets if s for v in _variants(s)}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    for secret in _masked_forms(tuple(secrets)):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for pattern, replacement, needle in _PATTERNS_WITH_NEEDLES:
+        if needle is None or needle in text.lower():
+            text = pattern.sub(replacement, text)
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _masked_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every form of ``secrets`` to mask, longest first (a secret that contains another is masked
+    whole). Cached: every request's URL is redacted for its log line, with the same few secrets."""
+    return tuple(sorted({v for s in secrets if s for v in _variants(s)}, key=len, reverse=True))
 
 
 def _server_messages(response: requests.Response) -> list[str]:
