@@ -40,7 +40,6 @@ from urllib.parse import quote, quote_plus, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from orderbridge import jsonutil
@@ -547,8 +546,12 @@ class Transport:
         keeps no cookies and has no hooks), so it prepares the request itself.
         """
         request = requests.PreparedRequest()
-        merged = CaseInsensitiveDict(self.session.headers)
+        # A plain dict is enough: prepare_headers makes the case-insensitive one, the later
+        # (the request's) spelling of a name winning; None removes a header, as in requests.
+        merged = dict(self.session.headers.items())
         merged.update(headers)
+        if None in merged.values():
+            merged = {name: value for name, value in merged.items() if value is not None}
         # PreparedRequest.prepare, step by step, without what this session never has
         # (cookies, hooks) and without re-parsing a URL that is already in its final form.
         request.prepare_method(method)

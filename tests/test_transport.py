@@ -482,3 +482,15 @@ def test_rate_limiter_also_spaces_retries(mock: responses.RequestsMock, fake: Fa
 def test_bad_settings_are_refused(kw: dict[str, Any]) -> None:
     with pytest.raises(errors.ConfigurationError):
         Transport(BASE, **kw)
+
+
+def test_a_requests_own_header_wins_over_the_default_whatever_its_case(
+    mock: responses.RequestsMock, fake: FakeTime
+) -> None:
+    mock.get(f"{BASE}/a", json=[])
+    transport = make(fake)
+    transport.get("/a", headers={"accept": "text/plain", "X-Extra": "1"})
+    sent = mock.calls[0].request.headers
+    assert sent["Accept"] == "text/plain" and sent["X-Extra"] == "1"
+    assert [name for name in sent if name.lower() == "accept"] == ["accept"]
+    assert sent["User-Agent"].startswith("orderbridge/")
