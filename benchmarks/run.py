@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -395,22 +396,35 @@ def _record(n: int) -> anchor.Recording:
     return recorder.recording
 
 
+CPU_PER_REQUEST: dict[str, float] = {}
+"""Client CPU microseconds per target request of the last run of each side ("orderbridge", "plain")."""
+
+
+def _client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _orderbridge_rate(n: int, latency: float, workers: int | None) -> tuple[float, ob.MigrationReport]:
     sites = RemoteSites(n, latency)
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+        cpu, start = _client_cpu(), time.perf_counter()
         report = ob.migrate(sites.source(), sites.target(), state=Path(tmp) / "s.sqlite", concurrency=workers)
-        elapsed = time.perf_counter() - start
-    sites.close()
+        elapsed, cpu = time.perf_counter() - start, _client_cpu() - cpu
+    seen = sites.close()
     assert report.written == n, report.summary()
+    CPU_PER_REQUEST["orderbridge"] = cpu / seen["new_requests"] * 1e6
     return n / elapsed, report
 
 
 def _anchor_rate(recording: anchor.Recording, n: int, latency: float, workers: int) -> float:
     sites = RemoteSites(n, latency)
+    cpu = _client_cpu()
     elapsed = anchor.replay(recording, sites.info, workers)
+    cpu = _client_cpu() - cpu
     seen = sites.close()
     assert seen["new_orders"] == n, seen
+    CPU_PER_REQUEST["plain"] = cpu / seen["new_requests"] * 1e6
     return n / elapsed
 
 
@@ -437,6 +451,14 @@ def bench_concurrency(latencies: list[float], workers: list[int], smoke: bool) -
                 f"plain requests {plain:.1f} ({plain / limit:.2f}); limit {limit:.1f} ({rpo:.2f} req/order)",
                 ">= 1.0x plain, >= 0.7 of the limit" if w == 16 and latency == 0.020 else "(informative)",
                 (mine >= plain and mine >= 0.7 * limit) if w == 16 and latency == 0.020 else None,
+            )
+            # What bounds many workers on two cores: the client's CPU (one GIL) per request.
+            row(
+                "  client CPU per target request (token, ledger, translation and state included)",
+                f"{CPU_PER_REQUEST['orderbridge']:.0f} us",
+                f"plain requests {CPU_PER_REQUEST['plain']:.0f} us",
+                "",
+                None,
             )
         n = _size(max(workers), smoke)
         mine, report = _orderbridge_rate(n, latency, None)
