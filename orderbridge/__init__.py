@@ -14,7 +14,7 @@ with exact money is :mod:`orderbridge.jsonutil`, exported as ``ob.jsonutil``::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any as _Any
 
 from orderbridge import jsonutil
 from orderbridge.auth import ApiKeyAuth, BasicAuth, BearerToken, OAuthClientCredentials
@@ -246,7 +246,7 @@ __all__ = [
 ]
 
 
-def connect(backend: str, **options: Any) -> Backend:
+def connect(backend: str, **options: _Any) -> Backend:
     """An instance of backend ``backend`` built with its keyword ``options``.
 
     ``connect("webinone-v2", base_url=..., client_id=..., client_secret=...)``;
@@ -256,3 +256,8 @@ def connect(backend: str, **options: Any) -> Backend:
     reads an option from the environment.
     """
     return get_backend(backend).configure(options)
+
+
+def __dir__() -> list[str]:
+    """The public names only (``dir(orderbridge)``, editors' completion): what ``__all__`` lists."""
+    return sorted(__all__)

@@ -114,3 +114,22 @@ def test_export_streams_a_backend_to_jsonl_and_reports_bad_orders(
     assert "exported 2 order(s)" in captured.out and "1 bad order(s) skipped" in captured.out
     assert "field total" in captured.err
     assert [ob.order_from_json(line).number for line in out.read_text().splitlines()] == ["1", "2"]
+
+
+def test_python_dash_m_orderbridge_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    import orderbridge as ob
+
+    done = subprocess.run(
+        [sys.executable, "-m", "orderbridge", "--version"], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"orderbridge {ob.__version__}")
+
+
+def test_dir_of_the_package_shows_only_its_public_names() -> None:
+    import orderbridge as ob
+
+    assert dir(ob) == sorted(ob.__all__)
+    assert "Any" not in dir(ob) and "annotations" not in dir(ob)
