@@ -505,6 +505,34 @@ def _parse_pair(text: str, option: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- parser
 
 
+def _number(
+    kind: type[int] | type[float], low: float, high: float | None = None, *, above: bool = False
+) -> Any:
+    """An argparse type: a number of ``kind`` at least ``low`` (above, with ``above``), at most ``high``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}")
+        if (value <= low if above else value < low) or (high is not None and value > high) or value != value:
+            bound = f"above {low:g}" if above else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(
+                f"must be {bound}{f' and at most {high:g}' if high is not None else ''}, got {text}"
+            )
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+_COUNT = _number(int, 1)
+_NON_NEGATIVE = _number(int, 0)
+_SECONDS = _number(float, 0)
+_SHARE = _number(float, 0, 1)
+_RATE = _number(float, 0, above=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``orderbridge`` command."""
     parser = argparse.ArgumentParser(
@@ -531,12 +559,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="the run configuration (TOML)")
     p.add_argument("--dry-run", action="store_true", help="read, translate and resolve; write nothing")
     p.add_argument("--mode", choices=["skip", "update"], help="what to do with orders already migrated")
-    p.add_argument("--limit", type=int, help="take only the first N orders (a trial run)")
+    p.add_argument("--limit", type=_COUNT, help="take only the first N orders (a trial run)")
     p.add_argument("--since", help="only orders created at or after this date/datetime (ISO 8601)")
     p.add_argument(
-        "--workers", type=int, help="orders written at once, fixed (default: adapted to the target, 1-32)"
+        "--workers", type=_COUNT, help="orders written at once, fixed (default: adapted to the target, 1-32)"
     )
-    p.add_argument("--max-failures", type=int, help="stop after this many failed orders")
+    p.add_argument("--max-failures", type=_NON_NEGATIVE, help="stop after this many failed orders")
     p.add_argument("--state", help="state file (overrides the configuration)")
     p.add_argument("--report", help="write the JSON report here (overrides the configuration)")
     p.add_argument(
@@ -548,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="compare migrated orders on both sides")
     p.add_argument("--config", required=True, help="the run configuration (TOML) of the migration")
-    p.add_argument("--workers", type=int, help="parallel readers")
+    p.add_argument("--workers", type=_COUNT, help="parallel readers")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(handler=cmd_verify)
 
@@ -574,9 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("demo", help="migrate 500 orders between two local WebinOne sites, verify, report")
-    p.add_argument("--orders", type=int, default=DEMO_ORDERS, help=f"orders to seed (default {DEMO_ORDERS})")
+    p.add_argument(
+        "--orders", type=_COUNT, default=DEMO_ORDERS, help=f"orders to seed (default {DEMO_ORDERS})"
+    )
     p.add_argument("--seed", type=int, default=0, help="data seed")
-    p.add_argument("--workers", type=int, default=8, help="parallel writers (default 8)")
+    p.add_argument("--workers", type=_COUNT, default=8, help="parallel writers (default 8)")
     p.add_argument("--workdir", help="where the state file and report go (default: a new temporary folder)")
     p.set_defaults(handler=cmd_demo)
 
@@ -584,14 +614,16 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
     p = sandbox.add_parser("serve", help="start simulators on loopback; print URLs and credentials")
     p.add_argument("names", nargs="*", help="simulators to start (default: all installed)")
-    p.add_argument("--seed-orders", type=int, default=100, help="orders to generate in each (default 100)")
+    p.add_argument(
+        "--seed-orders", type=_NON_NEGATIVE, default=100, help="orders to generate in each (default 100)"
+    )
     p.add_argument("--seed", type=int, default=0, help="data seed (same seed, same orders)")
     p.add_argument("--port", action="append", metavar="NAME=PORT", help="fixed port for a simulator")
-    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    p.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 5xx")
-    p.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
-    p.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped")
-    p.add_argument("--rate-limit", type=float, default=None, help="requests per second accepted")
+    p.add_argument("--latency", type=_SECONDS, default=0.0, help="seconds added to every answer")
+    p.add_argument("--error-rate", type=_SHARE, default=0.0, help="share of requests answered 5xx")
+    p.add_argument("--rate-429", type=_SHARE, default=0.0, help="share of requests answered 429")
+    p.add_argument("--drop-rate", type=_SHARE, default=0.0, help="share of connections dropped")
+    p.add_argument("--rate-limit", type=_RATE, default=None, help="requests per second accepted")
     p.set_defaults(handler=cmd_sandbox_serve)
 
     return parser

@@ -133,3 +133,25 @@ def test_dir_of_the_package_shows_only_its_public_names() -> None:
 
     assert dir(ob) == sorted(ob.__all__)
     assert "Any" not in dir(ob) and "annotations" not in dir(ob)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["migrate", "--limit", "-5"], "--limit: must be at least 1, got -5"),
+        (["migrate", "--workers", "0"], "--workers: must be at least 1, got 0"),
+        (["migrate", "--max-failures", "x"], "--max-failures: not an integer: 'x'"),
+        (["sandbox", "serve", "--error-rate", "1.5"], "--error-rate: must be at least 0 and at most 1"),
+        (["sandbox", "serve", "--rate-limit", "0"], "--rate-limit: must be above 0, got 0"),
+        (["sandbox", "serve", "--latency", "nan"], "--latency: must be at least 0, got nan"),
+    ],
+)
+def test_numbers_on_the_command_line_are_validated(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orderbridge.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert says in capsys.readouterr().err
