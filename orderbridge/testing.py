@@ -151,7 +151,7 @@ Path = tuple[str | int, ...]
 
 
 def walk_values(value: Any, path: str = "order") -> Iterator[tuple[str, Any]]:
-    """Every leaf value inside a canonical object, with its path (extras included)."""
+    """Every leaf value inside a canonical object or a document, with its path (extras included)."""
     if attrs.has(type(value)):
         for field in attrs.fields(type(value)):
             yield from walk_values(getattr(value, field.name), f"{path}.{field.name}")
@@ -216,20 +216,7 @@ def _same_json_number(a: Any, b: Any) -> bool:
 
 def find_floats(value: Any, path: str = "doc") -> list[str]:
     """The paths of every float inside ``value`` (a document, or a canonical object)."""
-    return [where for where, leaf in _walk_any(value, path) if isinstance(leaf, float)]
-
-
-def _walk_any(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    if attrs.has(type(value)):
-        yield from walk_values(value, path)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _walk_any(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from _walk_any(item, f"{path}[{i}]")
-    else:
-        yield path, value
+    return [where for where, leaf in walk_values(value, path) if isinstance(leaf, float)]
 
 
 def _pattern(path: str) -> str:
@@ -1022,7 +1009,7 @@ class LossConformance(ConformanceFixtures):
         order = foreign_order(write_sample)
         doc = backend_class.from_canonical(order)
         canaries = {value: field for field, value in FOREIGN_IDS.items()}
-        for path, value in _walk_any(doc, "doc"):
+        for path, value in walk_values(doc, "doc"):
             if isinstance(value, str | int) and not isinstance(value, bool) and str(value) in canaries:
                 pytest.fail(f"{path} holds the other platform's {canaries[str(value)]} {value!r}")
             if not backend_class.keeps_foreign_extras:
