@@ -120,10 +120,13 @@ from orderbridge.plugins import (
     unregister,
 )
 from orderbridge.references import (
+    DEFAULT_KEY,
     NO_ID_SPACE,
     REFERENCE_ID_FIELDS,
     REFERENCE_KINDS,
+    ReferenceCandidate,
     ReferenceResolver,
+    check_listed_ids,
     foreign_id_losses,
     foreign_ids,
     id_space_of,
@@ -134,6 +137,7 @@ from orderbridge.transport import Answer, Transport
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_KEY",
     "NO_ID_SPACE",
     "REFERENCE_ID_FIELDS",
     "REFERENCE_KINDS",
@@ -187,6 +191,7 @@ __all__ = [
     "PreflightFailed",
     "RateLimited",
     "RedirectRefused",
+    "ReferenceCandidate",
     "ReferenceResolver",
     "Refund",
     "RefundLine",
@@ -213,6 +218,7 @@ __all__ = [
     "__version__",
     "available_backends",
     "canonical_converter",
+    "check_listed_ids",
     "connect",
     "declared_options",
     "field_scope",

@@ -28,7 +28,7 @@ from orderbridge.options import OptionError, declared_options, structure_options
 
 if TYPE_CHECKING:
     from orderbridge.paging import PagingStats
-    from orderbridge.references import ReferenceResolver
+    from orderbridge.references import ReferenceCandidate, ReferenceResolver
 
 __all__ = ["Backend", "Capability", "Loss", "Stamp", "WriteJournal", "foreign_extras_losses", "merge_losses"]
 
@@ -411,9 +411,27 @@ class Backend:
         the table, the key and the value of the first id that cannot be one of
         this site's (a text where the API types the id as an integer, say), or
         that the site says does not exist, when its API can be asked. The
-        default checks nothing. Called by :meth:`preflight`, before any order
+        default checks, for each kind :meth:`list_references` can list, that
+        every mapped value is one of the listed ids
+        (:func:`orderbridge.check_listed_ids`); a backend that lists nothing
+        sends no request here. Called by :meth:`preflight`, before any order
         is read.
         """
+        from orderbridge.references import check_listed_ids
+
+        check_listed_ids(self, resolver)
+
+    def list_references(self, kind: str) -> list[ReferenceCandidate] | None:
+        """The entries this site holds for reference ``kind`` (a :data:`~orderbridge.REFERENCE_KINDS` name).
+
+        A list of :class:`~orderbridge.ReferenceCandidate` (the site's id and a
+        name a person recognises), or ``None`` when the site cannot list that
+        kind (no such endpoint, or the backend does not know one). A dry run
+        writes them into its ``references.toml`` template as the candidates to
+        map to, and :meth:`check_references` checks mapped ids against them.
+        The default lists nothing. A transport error is raised as it is.
+        """
+        return None
 
     # ------------------------------------------------------------ the ledger (a migration target's side)
 

@@ -564,7 +564,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=_COUNT, help="orders written at once, fixed (default: adapted to the target, 1-32)"
     )
-    p.add_argument("--max-failures", type=_NON_NEGATIVE, help="stop after this many failed orders")
+    p.add_argument(
+        "--max-failures",
+        type=_NON_NEGATIVE,
+        help="stop a real run once N orders have failed (0: no limit; a dry run reads every order)",
+    )
     p.add_argument("--state", help="state file (overrides the configuration)")
     p.add_argument("--report", help="write the JSON report here (overrides the configuration)")
     p.add_argument(

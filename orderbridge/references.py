@@ -6,7 +6,9 @@ shipping option, a tax code. The source names them in its own terms (a status
 name, a discount code); a :class:`ReferenceResolver` turns those into the
 target's ids, in this order:
 
-1. the caller's mapping tables (``{"status": {"Paid": "13176"}}``);
+1. the caller's mapping tables (``{"status": {"Paid": "13176"}}``): the
+   value's own entry, else the table's default entry :data:`DEFAULT_KEY`
+   (``"*"``), which covers every value of its kind the table does not list;
 2. the ``orderbridge_resolve_reference`` hook of installed plugins;
 3. identity, when enabled and only when the order holds the target's own
    ids (:func:`shares_ids`): the source's own id for the thing (``fallback``)
@@ -33,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Final, Literal
 
+from attrs import frozen
+
 from orderbridge.errors import ConfigurationError, UnresolvedReference
 from orderbridge.plugins import id_space_named
 
@@ -41,11 +45,14 @@ if TYPE_CHECKING:
     from orderbridge.model import Order
 
 __all__ = [
+    "DEFAULT_KEY",
     "NO_ID_SPACE",
     "REFERENCE_ID_FIELDS",
     "REFERENCE_KINDS",
+    "ReferenceCandidate",
     "ReferenceOrigin",
     "ReferenceResolver",
+    "check_listed_ids",
     "foreign_id_losses",
     "foreign_ids",
     "id_space_of",
@@ -55,8 +62,13 @@ __all__ = [
 REFERENCE_KINDS: Final = ("status", "member", "discount", "gift_voucher", "shipping_option", "tax")
 """The kinds of reference a resolver knows."""
 
-ReferenceOrigin = Literal["table", "hook", "identity"]
-"""Which step resolved a reference: a mapping table, a plugin hook, or the identity fallback."""
+ReferenceOrigin = Literal["table", "default", "hook", "identity"]
+"""Which step resolved a reference: a mapping table's entry for the value, its default
+entry (:data:`DEFAULT_KEY`), a plugin hook, or the identity fallback."""
+
+DEFAULT_KEY: Final = "*"
+"""The key of a mapping table's default entry: ``"*" = "13176"`` maps every value of that
+kind the table does not list (after the value's own entry, before hooks and identity)."""
 
 NO_ID_SPACE: Final = ""
 """The ``id_space`` of a backend that gives orders no ids of its own (``jsonl``): each
@@ -79,6 +91,20 @@ An order's own id (``source.remote_id``) and the ids of its lines, payments and
 status changes name the order's own parts: a backend writes them only for an
 order of its own id space, and a target gives its copy new ones.
 """
+
+
+@frozen
+class ReferenceCandidate:
+    """One entry a target holds for a reference kind: its ``id`` (the target's) and a ``name``.
+
+    :meth:`~orderbridge.backend.Backend.list_references` answers these; the
+    ``name`` is what a person recognises (a status name, a member's email, a
+    discount code), the ``id`` what a mapping table's value must be.
+    """
+
+    id: str
+    name: str
+
 
 # ---------------------------------------------------------------- id spaces
 
@@ -199,8 +225,9 @@ class ReferenceResolver:
     ) -> tuple[str | None, ReferenceOrigin | None]:
         """``(target id, origin)`` for ``value``; ``(None, None)`` when nothing resolves it.
 
-        ``origin`` is ``"table"``, ``"hook"`` or ``"identity"``. A table or hook
-        value is what the operator or plugin chose for this target; an identity
+        ``origin`` is ``"table"``, ``"default"`` (the table's :data:`DEFAULT_KEY`
+        entry), ``"hook"`` or ``"identity"``. A table or hook value is what the
+        operator or plugin chose for this target; an identity
         value is only a guess (the source's own id or text), which a backend may
         want to check against its id format before sending it. Identity answers
         only for an order that shares ``target``'s id space (:func:`shares_ids`).
@@ -208,6 +235,8 @@ class ReferenceResolver:
         table = self.tables.get(kind)
         if table is not None and value in table:
             return table[value], "table"
+        if table is not None and DEFAULT_KEY in table:
+            return table[DEFAULT_KEY], "default"
         if self.use_hooks:
             from orderbridge.plugins import get_plugin_manager
 
@@ -234,3 +263,29 @@ class ReferenceResolver:
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
         return f"ReferenceResolver({sizes or 'no tables'}, identity={sorted(self.identity)})"
+
+
+def check_listed_ids(backend: Backend, resolver: ReferenceResolver) -> None:
+    """Every value of ``resolver``'s tables is an id ``backend`` lists for its kind.
+
+    Kinds the backend cannot list (:meth:`~orderbridge.backend.Backend.list_references`
+    answers ``None``) are not checked. The first value that is no listed id
+    raises :class:`~orderbridge.errors.ConfigurationError` naming the kind, the
+    key and the value: ``[references.tax] 'GST' = 'twelve': not a valid tax id
+    on webinone-v2 (it lists 4: 7000 GST, 7001 VAT, ...)``.
+    """
+    for kind, table in resolver.tables.items():
+        if not table:
+            continue
+        listed = backend.list_references(kind)
+        if listed is None:
+            continue
+        ids = {candidate.id for candidate in listed}
+        for key, value in table.items():
+            if value not in ids:
+                shown = ", ".join(f"{c.id} {c.name}" for c in listed[:5])
+                more = ", ..." if len(listed) > 5 else ""
+                raise ConfigurationError(
+                    f"[references.{kind}] {key!r} = {value!r}: not a valid {kind} id on {backend.name} "
+                    f"(it lists {len(listed)}: {shown}{more})"
+                )

@@ -169,6 +169,20 @@ def test_max_failures_stops_early(source: ob.Backend, tmp_path: Path) -> None:
     assert not report.ok and report.resume_hint
 
 
+def test_a_dry_run_reads_every_order_whatever_max_failures_says(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget()
+    target.unresolvable = {"Shipped"}
+    report = _run(source, target, tmp_path, dry_run=True, max_failures=1, concurrency=1)
+    assert report.read == 20 and report.failed == 10 and report.stopped_reason is None
+    assert report.unresolved == {"status": {"Shipped": 10}}  # complete: every order was seen
+
+
+def test_max_failures_zero_means_no_limit(source: ob.Backend, tmp_path: Path) -> None:
+    target = MemoryTarget(faults={str(i): ["partial-rejected"] for i in range(1, 21)})
+    report = _run(source, target, tmp_path, max_failures=0, concurrency=1)
+    assert report.read == 20 and report.failed == 20 and report.stopped_reason is None
+
+
 @pytest.mark.parametrize(
     ("selection", "expected"),
     [

@@ -166,3 +166,15 @@ def test_foreign_id_losses_name_both_id_spaces() -> None:
     )
     losses = ob.foreign_id_losses(LUNASOFT_ORDER, "webinone", ("customer.remote_id", "parent_order_ref"))
     assert losses == (ob.Loss("customer.remote_id", "a lunasoft-cart id, not a webinone id: not written"),)
+
+
+def test_a_default_entry_covers_the_values_a_table_does_not_list(fresh_plugins: None) -> None:
+    _register_lookup("status", "from-hook")
+    resolver = ob.ReferenceResolver({"status": {"Paid": "2041", ob.DEFAULT_KEY: "2040"}})
+    assert resolver.lookup_origin("status", "Paid", order=ORDER, target=Target()) == ("2041", "table")
+    # Before hooks and identity: the operator's "*" is a choice for every other value.
+    assert resolver.lookup_origin("status", "Lost", order=ORDER, target=Target(), fallback="9") == (
+        "2040",
+        "default",
+    )
+    assert resolver.lookup_origin("tax", "GST", order=ORDER, target=Target()) == ("GST", "identity")

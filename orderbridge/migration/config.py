@@ -21,7 +21,7 @@
     report = "orderbridge-report.json"
     workers = 8                              # fixed; leave out to adapt to the target
     mode = "skip"                            # or "update"
-    max_failures = 50
+    max_failures = 50                        # 0: no limit; a dry run reads every order regardless
 
     [references]
     identity = true                          # unmapped values stand for themselves
@@ -88,7 +88,10 @@ class RunOptions:
     )
     mode: Literal["skip", "update"] = option("skip", doc="an order written before: skip it, or update it")
     dry_run: bool = option(False, doc="read and plan only: nothing is written to the target")
-    max_failures: int | None = option(None, doc="stop after this many failed orders (none: never)")
+    max_failures: int | None = option(
+        None,
+        doc="stop a real run once this many orders have failed (none or 0: never; a dry run never stops)",
+    )
     since: datetime | None = option(
         None, doc="only orders created at or after this date or time (UTC if naive)"
     )

@@ -176,7 +176,9 @@ def migrate(
     target keeps up, shrinks on 429, 5xx or rising latency, between 1 and 32),
     an integer fixes it; reads stay in order on the calling thread. Orders that failed
     transiently are tried again after each of ``final_pass_delays`` (waited
-    with ``sleep``). ``max_failures`` stops the run early. Setting ``stop``
+    with ``sleep``). ``max_failures`` stops a real run once that many orders
+    have failed (``None`` or ``0``: never); a dry run ignores it and reads every
+    selected order, so its failures and unresolved references are complete. Setting ``stop``
     (or Ctrl-C) lets the orders in flight finish and returns a report marked
     interrupted.
     """

@@ -62,6 +62,7 @@ __all__ = [
     "OrderMigrator",
     "content_hash",
     "failure_kind",
+    "over_failure_limit",
     "retry_later",
 ]
 
@@ -120,6 +121,17 @@ def retry_later(exc: BaseException) -> bool:
     return isinstance(exc, AmbiguousWrite | ServerError | RateLimited | ConnectionFailed) or (
         type(exc) is TransportError
     )
+
+
+def over_failure_limit(failed: int, max_failures: int | None, *, dry_run: bool) -> bool:
+    """Whether ``failed`` failures stop a run whose limit is ``max_failures``.
+
+    ``None`` and ``0`` mean no limit (``--max-failures 0`` lifts a configured
+    one); ``N`` stops the run once ``N`` orders have failed. A dry run never
+    stops for failures: it reads every selected order, so that its lists of
+    failures and unresolved references are complete.
+    """
+    return not dry_run and bool(max_failures) and failed >= (max_failures or 0)
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -490,7 +502,7 @@ class OrderMigrator:
                     f"the {self._side(cause)} refused the credentials: {cause.message}"
                 )
                 self.stop.set()
-            if self.max_failures is not None and self.report.failed >= self.max_failures:
+            if over_failure_limit(self.report.failed, self.max_failures, dry_run=self.dry_run):
                 self.report.stopped_reason = f"{self.report.failed} failures reached --max-failures"
                 self.stop.set()
 

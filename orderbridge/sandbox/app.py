@@ -449,3 +449,11 @@ class Simulator:
     def urls(self, base_url: str) -> dict[str, str]:
         """Named base URLs a client should use, given the server's root URL."""
         return {"base": base_url}
+
+    def catalogs(self, base_url: str) -> dict[str, str]:
+        """Reference kind -> the URL where the simulated site lists its entries of that kind.
+
+        What a target's :meth:`~orderbridge.Backend.list_references` reads and
+        ``orderbridge sandbox serve`` prints; the default lists none.
+        """
+        return {}

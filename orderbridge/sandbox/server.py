@@ -351,6 +351,10 @@ class SimServer:
         """The simulator's named base URLs for this server (``simulator.urls(self.url)``)."""
         return self.simulator.urls(self.url)
 
+    def catalogs(self) -> dict[str, str]:
+        """The simulator's catalog URLs for this server (``simulator.catalogs(self.url)``)."""
+        return self.simulator.catalogs(self.url)
+
     def start(self) -> SimServer:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._httpd is not None:

@@ -380,11 +380,13 @@ class _WebinOne(ob.Backend):
         return [(kind, value) for kind, value in self.references(order) if plan.get(kind) is None]
 
     def check_references(self, resolver: ob.ReferenceResolver) -> None:
-        """Every mapped status and member id is an integer, as the API pages type them.
+        """Every mapped status and member id is an integer, as the API pages type them; every
+        mapped id is one the site lists, where it lists that kind (:meth:`list_references`).
 
-        The pages have no catalog endpoints, so whether an id exists cannot be
-        asked; but a ``StatusId`` or ``MemberId`` that is no positive integer can
-        never name one (every order document shows both as integers). One
+        The pages have no catalog endpoints (the lists are assumed), so whether
+        an id exists can be asked only of a site that has them; but a
+        ``StatusId`` or ``MemberId`` that is no positive integer can never name
+        one (every order document shows both as integers). One
         :class:`~orderbridge.ConfigurationError` names the table, key and value.
         """
         for kind, field in _INTEGER_IDS.items():
@@ -396,6 +398,7 @@ class _WebinOne(ob.Backend):
                         f"[references.{kind}] {key!r} = {value!r}: {self.name} takes {field} as an "
                         "integer id, and this value can never be one"
                     )
+        super().check_references(resolver)  # every mapped id against the site's lists, where it has them
 
 
 _INTEGER_IDS: Final = {"status": "StatusId", "member": "MemberId"}
@@ -466,6 +469,31 @@ class WebinOneV2(_WebinOne):
         super().__init__(options, **values)
         field = self.options.stamp_field
         self.stamp_field = wire.parse_stamp_field(field) if field is not None else None
+
+    def list_references(self, kind: str) -> list[ob.ReferenceCandidate] | None:
+        """The site's entries of reference ``kind`` from its catalog list (``wire.CATALOG_PATHS``).
+
+        The API pages document no catalog endpoint: the paths are assumed, and
+        a site that answers 404 or 405 for one cannot list that kind (``None``).
+        Pages of :attr:`page_size` through :class:`orderbridge.OffsetPaginator`.
+        """
+        path = wire.CATALOG_PATHS.get(kind)
+        if path is None:
+            return None
+
+        def page(offset: int, limit: int) -> tuple[list[Any], int]:
+            answer = self.transport.get(path, params=wire.catalog_list_params(offset, limit))
+            return _page(answer, f"{kind} catalog")
+
+        try:
+            items = list(ob.OffsetPaginator(page, page_size=self.page_size, key=_list_key))
+        except ob.NotFound:
+            return None
+        except ob.Rejected as exc:
+            if exc.status == 405:
+                return None
+            raise
+        return [c for c in (wire.catalog_candidate(kind, item) for item in items) if c is not None]
 
     # ------------------------------------------------------------ translation
 

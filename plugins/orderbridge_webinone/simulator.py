@@ -55,6 +55,10 @@ Behaviour (where the pages are silent, the choice is marked *assumed*):
   field), its lines and payments stay readable, a second DELETE answers 404 and every
   write to it (order PUT v1/v2, ``custom-crm-groups``, asset PUTs, line and payment
   POST/PUT/DELETE) answers 404 (both *assumed*; the pages show only the flag).
+- Catalogs (*assumed*: the pages have no such endpoint): ``GET`` of each path of
+  :data:`CATALOG_PATHS` lists the site's statuses, members, discount codes, gift
+  vouchers, shipping options and tax codes, paged by ``Offset``/``Limit`` in the
+  ``Items``/``TotalItemsCount`` envelope, ordered by ``Id`` (a bearer token needed).
 - An order without a member answers ``"MemberId": null, "Member": null`` (*assumed*); one
   without discount/voucher/tax/shipping option shows that part with ``null`` code/name
   and cost ``0.00``, as on the v1 sample.
@@ -97,12 +101,22 @@ from orderbridge_webinone.generator import (
     render_v2,
 )
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "TOKEN_PATH", "WebinOneSimulator"]
+__all__ = ["CATALOG_PATHS", "DEFAULT_LIMIT", "MAX_LIMIT", "TOKEN_PATH", "WebinOneSimulator"]
 
 TOKEN_PATH: Final = "/api/v1/oauth/token"  # noqa: S105 - a path, not a password
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 500
 _V2: Final = "/api/v2/admin/orders"
+CATALOG_PATHS: Final = {
+    "status": "/api/v2/admin/order-statuses",
+    "member": "/api/v2/admin/members",
+    "discount": "/api/v2/admin/discount-codes",
+    "gift_voucher": "/api/v2/admin/gift-vouchers",
+    "shipping_option": "/api/v2/admin/shipping-options",
+    "tax": "/api/v2/admin/tax-codes",
+}
+"""Reference kind -> the path listing the site's entries of that kind (*assumed*: the pages
+document no catalog endpoint), paged like the orders list (``Offset``, ``Limit``)."""
 _ZERO_REF: Final = 0  # the pages use 0 as "no id"; the site stores it as null
 _UTC: Final = ZoneInfo("UTC")
 
@@ -819,6 +833,64 @@ class WebinOneSimulator(Simulator):
             {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_ttl)},
             headers={"Cache-Control": "no-store"},
         )
+
+    # ---------------------------------------------------------------- catalogs (assumed)
+
+    def catalogs(self, base_url: str) -> dict[str, str]:
+        """Reference kind -> the URL listing the site's entries of that kind (see :data:`CATALOG_PATHS`)."""
+        return {kind: base_url + path for kind, path in CATALOG_PATHS.items()}
+
+    def _catalog_items(self, kind: str) -> list[dict[str, Any]]:
+        catalog = self.site.catalog
+        if kind == "status":
+            return [{"Id": s.id, "Name": s.name} for s in catalog.statuses.values()]
+        if kind == "member":
+            return [
+                {"Id": m.id, "Email": m.email, "FirstName": m.first_name, "LastName": m.last_name}
+                for m in catalog.members.values()
+            ]
+        if kind == "discount":
+            return [{"Id": d.id, "Code": d.code, "Amount": d.amount} for d in catalog.discounts.values()]
+        if kind == "gift_voucher":
+            return [{"Id": g.id, "Name": g.name, "Amount": g.amount} for g in catalog.gift_vouchers.values()]
+        if kind == "shipping_option":
+            return [{"Id": o.id, "Name": o.name, "Cost": o.cost} for o in catalog.shipping_options.values()]
+        return [{"Id": t.id, "Code": t.code, "Rate": t.rate} for t in catalog.taxes.values()]
+
+    def _catalog(self, request: Request, kind: str) -> Response:
+        offset, limit = self._paging(request)
+        items = sorted(self._catalog_items(kind), key=lambda item: int(item["Id"]))
+        return json_response({"Items": items[offset : offset + limit], "TotalItemsCount": len(items)})
+
+    @route("GET", "/api/v2/admin/order-statuses")
+    def catalog_statuses(self, request: Request) -> Response:
+        """The site's order statuses: ``{"Id", "Name"}`` items (assumed endpoint)."""
+        return self._catalog(request, "status")
+
+    @route("GET", "/api/v2/admin/members")
+    def catalog_members(self, request: Request) -> Response:
+        """The site's members: ``{"Id", "Email", "FirstName", "LastName"}`` items (assumed endpoint)."""
+        return self._catalog(request, "member")
+
+    @route("GET", "/api/v2/admin/discount-codes")
+    def catalog_discounts(self, request: Request) -> Response:
+        """The site's discount codes: ``{"Id", "Code", "Amount"}`` items (assumed endpoint)."""
+        return self._catalog(request, "discount")
+
+    @route("GET", "/api/v2/admin/gift-vouchers")
+    def catalog_gift_vouchers(self, request: Request) -> Response:
+        """The site's gift vouchers: ``{"Id", "Name", "Amount"}`` items (assumed endpoint)."""
+        return self._catalog(request, "gift_voucher")
+
+    @route("GET", "/api/v2/admin/shipping-options")
+    def catalog_shipping_options(self, request: Request) -> Response:
+        """The site's shipping options: ``{"Id", "Name", "Cost"}`` items (assumed endpoint)."""
+        return self._catalog(request, "shipping_option")
+
+    @route("GET", "/api/v2/admin/tax-codes")
+    def catalog_taxes(self, request: Request) -> Response:
+        """The site's tax codes: ``{"Id", "Code", "Rate"}`` items (assumed endpoint)."""
+        return self._catalog(request, "tax")
 
     # ---------------------------------------------------------------- v2 orders
 

@@ -16,6 +16,8 @@ from typing import Any, Final
 import orderbridge as ob
 
 __all__ = [
+    "CATALOG_NAME_FIELDS",
+    "CATALOG_PATHS",
     "CLIENT_ID_ENV",
     "CLIENT_SECRET_ENV",
     "IDS_GROW_WITH_TIME",
@@ -25,6 +27,8 @@ __all__ = [
     "V1_GATEWAY_NAMES",
     "V1_ORDERS",
     "V2_ORDERS",
+    "catalog_candidate",
+    "catalog_list_params",
     "created_time",
     "custom_groups_body",
     "format_v1_time",
@@ -60,6 +64,52 @@ V1_ORDERS: Final = "/api/v1/orders"
 
 V1_FIELDS: Final = "Status,Member,Discount,GiftVoucher,Tax,ShippingInfo,OrderLines,Payments,CustomCrmGroups"
 """The v1 ``fields`` value asking for every nested part (the page's sample value)."""
+
+
+# ------------------------------------------------------------------ catalogs (mapping help)
+
+CATALOG_PATHS: Final[Mapping[str, str]] = {
+    "status": "/api/v2/admin/order-statuses",
+    "member": "/api/v2/admin/members",
+    "discount": "/api/v2/admin/discount-codes",
+    "gift_voucher": "/api/v2/admin/gift-vouchers",
+    "shipping_option": "/api/v2/admin/shipping-options",
+    "tax": "/api/v2/admin/tax-codes",
+}
+"""Reference kind -> the v2 list of the site's entries of that kind (**assumed**: the API
+pages document no catalog endpoint at all). Answered like the orders list (``Offset``,
+``Limit``; ``{"Items": [...], "TotalItemsCount": N}``), each item an ``Id`` and the
+field of :data:`CATALOG_NAME_FIELDS`. A site that answers 404 (or 405) for a path
+cannot list that kind: the dry run's template then shows no candidates for it, and
+mapped ids of that kind are not checked against a list."""
+
+CATALOG_NAME_FIELDS: Final[Mapping[str, str]] = {
+    "status": "Name",
+    "member": "Email",
+    "discount": "Code",
+    "gift_voucher": "Name",
+    "shipping_option": "Name",
+    "tax": "Code",
+}
+"""Reference kind -> the field of a catalog item a person recognises it by (assumed, from the
+order documents: ``StatusShort.Name``, ``Member.Email``, ``Discount.Code``, ``GiftVoucher.Name``,
+``ShippingInfo.Name``, ``Tax.Code``)."""
+
+
+def catalog_list_params(offset: int, limit: int) -> dict[str, Any]:
+    """Query parameters of a catalog list page (the orders list's names; assumed)."""
+    return {"Order_By": "Id", "Offset": offset, "Limit": limit}
+
+
+def catalog_candidate(kind: str, item: Any) -> ob.ReferenceCandidate | None:
+    """One catalog item as a candidate (its ``Id`` and name field), ``None`` when it has no ``Id``."""
+    if not isinstance(item, Mapping):
+        return None
+    ident = item.get("Id")
+    if isinstance(ident, bool) or not isinstance(ident, int | str) or ident == "":
+        return None
+    name = item.get(CATALOG_NAME_FIELDS[kind])
+    return ob.ReferenceCandidate(str(ident), str(name) if name is not None else "")
 
 
 _ID = re.compile(r"[1-9][0-9]*\Z")

@@ -732,6 +732,31 @@ def test_preflight_takes_integer_ids_and_asset_ids_as_text(mock: responses.Reque
     # The pages type DiscountId, GiftVoucherId, ShippingOptionId and TaxId as strings: not checked.
     tables = {"status": {"Paid": 2041}, "member": {"28049": "51230"}, "discount": {"SPRING10": "D1"}}
     client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    for path in ("order-statuses", "members", "discount-codes"):  # a site without catalog lists
+        add_json(mock, "GET", f"{BASE}/api/v2/admin/{path}", {"Message": "No HTTP resource"}, status=404)
     add_json(mock, "GET", V2, page([], total=0))
     client.preflight()
-    assert [c[1] for c in sent(mock.calls)] == ["/api/v2/admin/orders"]
+    assert [c[1] for c in sent(mock.calls)] == [
+        "/api/v2/admin/order-statuses",
+        "/api/v2/admin/members",
+        "/api/v2/admin/discount-codes",
+        "/api/v2/admin/orders",
+    ]
+
+
+def test_preflight_checks_mapped_ids_against_the_catalog_a_site_lists(mock: responses.RequestsMock) -> None:
+    # "GST" = "twelve" is a tax mapping whose value is no tax id of the site: said as such.
+    tables = {"tax": {"GST": "twelve"}}
+    client = WebinOneV2(BASE, token="tok", resolver=ob.ReferenceResolver(tables, use_hooks=False))
+    taxes = [{"Id": 7000, "Code": "GST", "Rate": 10}, {"Id": 7001, "Code": "VAT", "Rate": 20}]
+    add_json(mock, "GET", f"{BASE}/api/v2/admin/tax-codes", page(taxes))
+    with pytest.raises(ob.ConfigurationError) as caught:
+        client.preflight()
+    assert str(caught.value) == (
+        "[references.tax] 'GST' = 'twelve': not a valid tax id on webinone-v2 "
+        "(it lists 2: 7000 GST, 7001 VAT)"
+    )
+    assert client.list_references("tax") == [
+        ob.ReferenceCandidate("7000", "GST"),
+        ob.ReferenceCandidate("7001", "VAT"),
+    ]
