@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import orderbridge as ob
@@ -185,6 +186,8 @@ def _load_run_config(args: argparse.Namespace) -> Any:
         "state": getattr(args, "state", None),
         "report": getattr(args, "report", None),
     }
+    if getattr(args, "references", None):
+        overrides["references_file"] = str(Path(args.references).resolve())  # relative to the shell
     if getattr(args, "since", None):
         overrides["since"] = parse_when(args.since, "--since")
     if getattr(args, "dry_run", False):
@@ -213,17 +216,36 @@ def run_migration(config: Any, *, show_progress: bool = True) -> Any:
             max_failures=config.max_failures,
             progress=display.migration_callback() if display else None,
         )
+        if display:
+            display.close()
+            display = None
+        if config.report is not None:
+            report.write_json(config.report)
+        template = _write_references_template(config, report, target) if config.dry_run else None
     finally:
         if display:
             display.close()
         source.close()
         target.close()
-    if config.report is not None:
-        report.write_json(config.report)
     print(report.summary())
     if config.report is not None:
         print(f"  report written to {config.report}")
+    if template is not None:
+        values = sum(len(v) for v in report.unresolved.values())
+        print(
+            f"  references template written to {template} ({values} value(s) to map): fill in the "
+            f"target's ids, then run with --references {template}"
+        )
     return report
+
+
+def _write_references_template(config: Any, report: Any, target: ob.Backend) -> Path | None:
+    """A dry run's ``references.toml``, beside its report (or its state file when it writes no report)."""
+    from orderbridge.migration.references_file import TEMPLATE_NAME, write_template
+
+    beside = Path(config.report if config.report is not None else config.state)
+    written: Path | None = write_template(beside.parent / TEMPLATE_NAME, report, target)
+    return written
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -298,7 +320,6 @@ def _repair(config: Any) -> int:
 def cmd_state_rebuild(args: argparse.Namespace) -> int:
     """Set a damaged (or doubtful) state file aside and start a new one bound to the run's endpoints."""
     import time
-    from pathlib import Path
 
     from orderbridge.migration.config import connect_endpoint
     from orderbridge.migration.state import SQLiteStateStore
@@ -405,10 +426,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
-    """Start local simulators, print their URLs and credentials, serve until Ctrl-C."""
+    """Start local simulators (or named sites), print URLs, credentials and catalogs, serve until Ctrl-C."""
     import time
 
-    from orderbridge.sandbox import Faults, serve
+    from orderbridge.sandbox import Faults, available_simulators, check_sites, serve, serve_sites
 
     faults = Faults(
         latency=args.latency,
@@ -419,20 +440,36 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         exempt_paths=frozenset({"/api/v1/oauth/token"}),
     )
-    ports = dict(_parse_pair(p, "--port") for p in args.port or [])
-    with serve(
-        args.names or None,
-        seed_counts=args.seed_orders,
-        seed=args.seed,
-        faults=faults,
-        ports={k: int(v) for k, v in ports.items()},
-    ) as servers:
+    ports = {k: int(v) for k, v in (_parse_pair(p, "--port") for p in args.port or [])}
+    if args.site and args.names:
+        raise ob.ConfigurationError(
+            f"name sites with --site only, or simulators without it; not both ({' '.join(args.names)})"
+        )
+    if args.site:
+        check_sites(args.site)
+        servers_cm = serve_sites(
+            args.site,
+            simulators=available_simulators(),
+            default_orders=args.seed_orders,
+            seed=args.seed,
+            faults=faults,
+            ports=ports,
+        )
+    else:
+        servers_cm = serve(
+            args.names or None, seed_counts=args.seed_orders, seed=args.seed, faults=faults, ports=ports
+        )
+    with servers_cm as servers:
         for name, server in servers.items():
-            print(f"{name}: {server.url}")
+            print(f"{name}: {server.url}" + (f"  ({server.simulator.name})" if args.site else ""))
             for label, url in server.urls().items():
                 print(f"  {label} url: {url}")
             for key, value in server.simulator.credentials().items():
                 print(f"  {key}: {value}")
+            for kind, url in server.catalogs().items():
+                print(f"  {kind} catalog: {url}")
+        if args.site:
+            _write_sandbox_config(args, servers)
         print("serving; press Ctrl-C to stop", flush=True)
         try:
             while True:
@@ -442,13 +479,44 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_sandbox_config(args: argparse.Namespace, servers: Any) -> None:
+    """``run.toml`` for a migration from the first site to the second, with its ``export`` lines."""
+    from orderbridge.sandbox.runconfig import export_lines, render_run_config, write_run_config
+
+    names = list(servers)
+    if len(names) < 2:
+        print("one site: no run.toml (name a second site for a rehearsal: --site new=webinone:0)")
+        return
+    (old, new), path = names[:2], Path(args.write_config)
+    source = servers[old].simulator.endpoint(servers[old].url, "source")
+    target = servers[new].simulator.endpoint(servers[new].url, "target")
+    if source is None or target is None:
+        side = old if source is None else new
+        print(
+            f"no run.toml: site {side!r} ({servers[side].simulator.name}) cannot be that end of a migration"
+        )
+        return
+    text, exports = render_run_config(
+        source,
+        target,
+        sites=(old, new),
+        header=f"sandbox serve: {old} -> {new} (the sites live while the command runs)",
+        run={"state": "state.sqlite", "report": "report.json"},
+        # Each sandbox site has its own catalogs (other ids): identity would send the old site's ids.
+        references={"identity": False},
+    )
+    write_run_config(path, text)
+    print(f"run.toml for {old} -> {new}: {path} (no secret in it; set these first:)")
+    for line in export_lines(exports):
+        print(f"  {line}")
+
+
 DEMO_ORDERS = 500
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Two local WebinOne sites; migrate v1 -> v2 with progress, verify, report."""
     import tempfile
-    from pathlib import Path
 
     from orderbridge.migration.config import config_from_dict
     from orderbridge.migration.verify import verify
@@ -491,8 +559,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         print(result.summary())
         print(f"files: {workdir}")
+        _write_demo_config(workdir, config, old_site, new_site, old.url, new.url)
     ok = report.ok and result.ok and report.written + report.skipped == args.orders
     return 0 if ok else 1
+
+
+def _write_demo_config(
+    workdir: Path, config: Any, old_site: Any, new_site: Any, old_url: str, new_url: str
+) -> None:
+    """The demo's configuration as ``run.toml`` beside its report, to copy: secrets as ``*_env`` names."""
+    from orderbridge.sandbox.runconfig import render_run_config, write_run_config
+
+    text, exports = render_run_config(
+        {"backend": "webinone-v1", "base_url": old_url, **old_site.credentials()},
+        {"backend": "webinone-v2", "base_url": new_url, **new_site.credentials()},
+        sites=("old", "new"),
+        header="demo: the configuration of this run (its sites are gone; copy it for your own)",
+        run={"state": config.state.name, "report": "report.json"},
+        references=dict(config.reference_tables),
+    )
+    path = workdir / "run.toml"
+    write_run_config(path, text)
+    print(f"configuration: {path} (secrets from {', '.join(exports)})")
 
 
 def _parse_pair(text: str, option: str) -> tuple[str, str]:
@@ -525,6 +613,18 @@ def _number(
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
 
+
+def _site(text: str) -> Any:
+    """An argparse type: a ``--site NAME=SIMULATOR:SEED_ORDERS`` value."""
+    from orderbridge.sandbox import SiteSpec
+
+    try:
+        return SiteSpec.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_site.__name__ = "site"
 
 _COUNT = _number(int, 1)
 _NON_NEGATIVE = _number(int, 0)
@@ -572,6 +672,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", help="state file (overrides the configuration)")
     p.add_argument("--report", help="write the JSON report here (overrides the configuration)")
     p.add_argument(
+        "--references",
+        metavar="FILE",
+        help="mapping tables from this references.toml (a dry run's filled template; overrides [run])",
+    )
+    p.add_argument(
         "--repair",
         action="store_true",
         help="verify, then write what is missing and remove duplicate copies that are provably orderbridge's",
@@ -581,6 +686,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="compare migrated orders on both sides")
     p.add_argument("--config", required=True, help="the run configuration (TOML) of the migration")
     p.add_argument("--workers", type=_COUNT, help="parallel readers")
+    p.add_argument(
+        "--references",
+        metavar="FILE",
+        help="mapping tables from this references.toml (as the migration used)",
+    )
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(handler=cmd_verify)
 
@@ -616,10 +726,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sandbox", help="local simulators of the supported platforms")
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
-    p = sandbox.add_parser("serve", help="start simulators on loopback; print URLs and credentials")
-    p.add_argument("names", nargs="*", help="simulators to start (default: all installed)")
+    p = sandbox.add_parser(
+        "serve", help="start simulators (or named sites) on loopback; print URLs, credentials and catalogs"
+    )
+    p.add_argument("names", nargs="*", help="simulators to start, once each (default: all installed)")
     p.add_argument(
-        "--seed-orders", type=_NON_NEGATIVE, default=100, help="orders to generate in each (default 100)"
+        "--site",
+        action="append",
+        type=_site,
+        metavar="NAME=SIMULATOR:SEED_ORDERS",
+        help="a named site with its own store (repeatable; old=webinone:500 new=webinone:0); with two "
+        "or more, run.toml migrates the first to the second",
+    )
+    p.add_argument(
+        "--write-config",
+        default="run.toml",
+        metavar="FILE",
+        help="where --site writes the run configuration (default run.toml; never replaces a file "
+        "orderbridge did not write)",
+    )
+    p.add_argument(
+        "--seed-orders",
+        type=_NON_NEGATIVE,
+        default=100,
+        help="orders to generate in each (default 100; a --site's own :SEED_ORDERS wins)",
     )
     p.add_argument("--seed", type=int, default=0, help="data seed (same seed, same orders)")
     p.add_argument("--port", action="append", metavar="NAME=PORT", help="fixed port for a simulator")

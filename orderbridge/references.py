@@ -56,6 +56,7 @@ __all__ = [
     "foreign_id_losses",
     "foreign_ids",
     "id_space_of",
+    "reference_hint",
     "shares_ids",
 ]
 
@@ -289,3 +290,18 @@ def check_listed_ids(backend: Backend, resolver: ReferenceResolver) -> None:
                     f"[references.{kind}] {key!r} = {value!r}: not a valid {kind} id on {backend.name} "
                     f"(it lists {len(listed)}: {shown}{more})"
                 )
+
+
+def reference_hint(order: Order, kind: str, value: str) -> str | None:
+    """What ``order`` says of its reference ``value`` of ``kind`` besides the value itself.
+
+    A member is named by the source's member id; the hint is the customer's
+    email and name, so that a person can find the target's member. Other kinds
+    are named by their code or name already (``None``). Pure.
+    """
+    customer = order.customer
+    if kind != "member" or customer is None:
+        return None
+    name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
+    parts = [part for part in (customer.email, name) if part and part != value]
+    return ", ".join(parts) or None

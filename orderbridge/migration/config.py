@@ -29,6 +29,12 @@
 
     [references.status]
     "Paid" = 13176
+    "*" = 13175                              # every status not listed
+
+A ``references.toml`` (a dry run's template, filled in) adds its tables with
+``references_file = "references.toml"`` in ``[run]`` or ``--references FILE``:
+its entries win over the inline tables key by key (a warning names each key
+both map differently).
 
 Secrets belong in the environment, not in the file: ``<option>_env = "VAR"``.
 Relative paths (``state``, ``report``, and backend options typed as paths or
@@ -55,6 +61,7 @@ from orderbridge.backend import Backend
 from orderbridge.errors import ConfigurationError
 from orderbridge.migration.concurrency import DEFAULT_MAX_WORKERS, Concurrency
 from orderbridge.migration.engine import Selection
+from orderbridge.migration.references_file import merge_tables, read_references_file
 from orderbridge.options import (
     OptionError,
     SourceIdText,
@@ -100,6 +107,11 @@ class RunOptions:
     max_id: SourceIdText | None = option(None, doc="only orders whose source id is at most this")
     ids: tuple[SourceIdText, ...] = option((), doc="only these source ids")
     limit: int | None = option(None, doc="at most this many orders (at least 0)")
+    references_file: Path | None = option(
+        None,
+        doc="a references.toml (a dry run's filled template) whose tables win over [references.<kind>] "
+        "key by key (relative to this file; --references overrides it)",
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -127,6 +139,7 @@ class RunConfig:
     max_failures: int | None = None
     selection: Selection = field(factory=Selection)
     reference_tables: dict[str, dict[str, str]] = field(factory=dict)
+    references_file: Path | None = None
     identity: bool = True
     on_unresolved: str = "fail"
 
@@ -194,6 +207,10 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **over
     def path_of(value: Path) -> Path:
         return value if value.is_absolute() else base_dir / value
 
+    references_file = path_of(run.references_file) if run.references_file is not None else None
+    if references_file is not None:
+        tables = merge_tables(tables, read_references_file(references_file), file=references_file)
+
     return RunConfig(
         source=_endpoint(data, "source", path_of),
         target=_endpoint(data, "target", path_of),
@@ -213,6 +230,7 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **over
             limit=run.limit,
         ),
         reference_tables=tables,
+        references_file=references_file,
         identity=refs.identity,
         on_unresolved=refs.on_unresolved,
     )

@@ -105,6 +105,9 @@ class MigrationReport:
     """Per loss field, per currency (``"?"`` when the order names none), the summed
     amount of money losses (see :class:`~orderbridge.Loss`)."""
     unresolved: dict[str, Counter[str]] = Factory(dict)
+    unresolved_hints: dict[str, dict[str, str]] = Factory(dict)
+    """Per kind, per unresolved value, what the source says of it (a member's email): for the
+    ``references.toml`` template only; never in the JSON report (it may be personal data)."""
     interrupted: bool = False
     stopped_reason: str | None = None
     resume_hint: str | None = None
@@ -159,9 +162,11 @@ class MigrationReport:
         """Record a conflict with the target's orders ``target_ids``."""
         self.conflict_list.append(Conflict(source_id, list(target_ids)))
 
-    def add_unresolved(self, kind: str, value: str) -> None:
-        """Count one unresolved reference."""
+    def add_unresolved(self, kind: str, value: str, hint: str | None = None) -> None:
+        """Count one unresolved reference (``hint``: what the source says of the value, kept once)."""
         self.unresolved.setdefault(kind, Counter())[value] += 1
+        if hint:
+            self.unresolved_hints.setdefault(kind, {}).setdefault(value, hint)
 
     @property
     def orders_per_second(self) -> float:

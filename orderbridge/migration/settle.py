@@ -54,6 +54,7 @@ from orderbridge.migration.ledger import TargetLedger, source_stamp
 from orderbridge.migration.report import Failure, MigrationReport
 from orderbridge.migration.state import DONE, OrderState, Status
 from orderbridge.model import Order
+from orderbridge.references import reference_hint
 
 __all__ = [
     "CLOCK_ALLOWANCE",
@@ -263,7 +264,7 @@ class OrderMigrator:
         with self.lock:
             self.report.add_losses(losses, order.currency)
             for kind, value in unresolved:
-                self.report.add_unresolved(kind, value)
+                self.report.add_unresolved(kind, value, reference_hint(order, kind, value))
         return unresolved
 
     # ------------------------------------------------------------ the ledger rules

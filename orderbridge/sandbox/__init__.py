@@ -6,6 +6,9 @@ loopback ports::
 
     with serve(["webinone"], seed_counts=100) as servers:
         url = servers["webinone"].url
+
+For a rehearsal, :func:`serve_sites` starts named sites, several of one
+simulator if need be, each its own store (``old=webinone:500``, ``new=webinone:0``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 
-from orderbridge.errors import OrderbridgeError
+from orderbridge.errors import ConfigurationError, OrderbridgeError
 from orderbridge.sandbox.app import (
     Handler,
     Headers,
@@ -30,6 +33,7 @@ from orderbridge.sandbox.app import (
     text_response,
 )
 from orderbridge.sandbox.server import FAULT_MIX, Faults, SimServer
+from orderbridge.sandbox.sites import SiteSpec, check_sites, serve_sites
 
 __all__ = [
     "FAULT_MIX",
@@ -47,11 +51,14 @@ __all__ = [
     "SimulatorConflict",
     "SimulatorNotFound",
     "SimulatorRegistry",
+    "SiteSpec",
     "available_simulators",
+    "check_sites",
     "empty",
     "json_response",
     "route",
     "serve",
+    "serve_sites",
     "text_response",
 ]
 
@@ -168,7 +175,8 @@ def serve(
 ) -> Iterator[dict[str, SimServer]]:
     """Start simulators on loopback and yield ``{name: SimServer}``; all stop on exit.
 
-    ``names``: which to start (``None``: all). ``seed_counts``: orders to seed, one
+    ``names``: which to start (``None``: all; a name given twice is a
+    :class:`~orderbridge.ConfigurationError`: see :func:`serve_sites`). ``seed_counts``: orders to seed, one
     number for all or per name (absent: not seeded), with ``seed`` as the data seed.
     ``faults``: one :class:`Faults` shared by all servers, or one per name.
     ``ports``: fixed ports per name (default: free ports). ``simulators``: the classes
@@ -179,6 +187,12 @@ def serve(
     for name in wanted:
         if name not in known:
             raise SimulatorNotFound(name, known)
+    repeated = sorted({name for name in wanted if wanted.count(name) > 1})
+    if repeated:
+        raise ConfigurationError(
+            f"simulator {repeated[0]!r} is named twice, and one name is one site; for two sites of one "
+            f"simulator name each: --site old={repeated[0]}:500 --site new={repeated[0]}:0"
+        )
     with ExitStack() as stack:
         servers: dict[str, SimServer] = {}
         for name in wanted:

@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, Literal, NamedTuple, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from orderbridge import jsonutil
@@ -449,6 +449,27 @@ class Simulator:
     def urls(self, base_url: str) -> dict[str, str]:
         """Named base URLs a client should use, given the server's root URL."""
         return {"base": base_url}
+
+    @classmethod
+    def for_site(cls, name: str, index: int) -> Self:
+        """A fresh simulator for site ``name``, the ``index``-th (from 0) of a sandbox's sites.
+
+        ``orderbridge sandbox serve --site NAME=SIMULATOR:N`` builds each site
+        with it. A simulator whose sites can differ gives each its own
+        credentials, catalogs and id sequence (so that no id of one site is
+        one of another's by chance); the default is ``cls()``.
+        """
+        return cls()
+
+    def endpoint(self, base_url: str, role: Literal["source", "target"]) -> dict[str, Any] | None:
+        """The ``[source]`` or ``[target]`` section of a run configuration that uses this site as ``role``.
+
+        ``backend`` and the backend's options, secrets included as values (the
+        sandbox moves each secret option to an environment variable before it
+        writes ``run.toml``); ``None`` when the simulated platform cannot be
+        that end of a migration. The default: ``None``.
+        """
+        return None
 
     def catalogs(self, base_url: str) -> dict[str, str]:
         """Reference kind -> the URL where the simulated site lists its entries of that kind.

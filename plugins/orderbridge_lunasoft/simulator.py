@@ -20,9 +20,10 @@ queries or bodies answer 400, unknown orders 404, each with ``{"errors": [...]}`
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from orderbridge.sandbox import HttpError, Request, Response, Router, Simulator, json_response
 from orderbridge_lunasoft.generator import DEFAULT_STATUSES, generate_orders
@@ -95,6 +96,17 @@ class CartSimulator(Simulator):
     def urls(self, base_url: str) -> dict[str, str]:
         """``{"base": <server root> + base_path}``: the whole module URL."""
         return {"base": base_url + self.base_path}
+
+    @classmethod
+    def for_site(cls, name: str, index: int) -> CartSimulator:
+        """Site ``index`` of a sandbox: its own random API key (orders are numbered alike)."""
+        return cls(api_key=secrets.token_urlsafe(18), password=secrets.token_urlsafe(18))
+
+    def endpoint(self, base_url: str, role: Literal["source", "target"]) -> dict[str, Any] | None:
+        """A ``lunasoft-cart`` source on this module; ``None`` as a target (the cart creates no orders)."""
+        if role != "source":
+            return None
+        return {"backend": "lunasoft-cart", "base_url": self.urls(base_url)["base"], "api_key": self.api_key}
 
     def seed(self, count: int, *, seed: int = 0) -> None:
         """Add ``count`` generated orders (deterministic for a ``seed``)."""

@@ -445,6 +445,26 @@ class WebinOneSimulator(Simulator):
         """``{"client_id": ..., "client_secret": ...}`` of the site's API application."""
         return {"client_id": self.client_id, "client_secret": self._client_secret}
 
+    @classmethod
+    def for_site(cls, name: str, index: int) -> WebinOneSimulator:
+        """Site ``index`` of a sandbox: its own API application, catalogs and id sequence.
+
+        Credentials ``<name>-app`` and a random secret; ``catalog_seed = index``
+        (the same names, other ids: a rehearsal maps them as between two real
+        sites); ids from ``1000 + index * 1,000,000``.
+        """
+        return cls(
+            client_id=f"{name}-app",
+            client_secret=secrets.token_urlsafe(18),
+            catalog_seed=index,
+            id_start=1000 + index * 1_000_000,
+        )
+
+    def endpoint(self, base_url: str, role: Literal["source", "target"]) -> dict[str, Any]:
+        """A v1 (``webinone-v1``) source or a v2 (``webinone-v2``) target on this site."""
+        backend = "webinone-v1" if role == "source" else "webinone-v2"
+        return {"backend": backend, "base_url": base_url, **self.credentials()}
+
     def catalog_tables(self) -> dict[str, dict[str, int]]:
         """Reference mapping tables for this site's catalogs: name/code -> id per kind."""
         return self.site.catalog.tables()

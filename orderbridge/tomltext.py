@@ -1,0 +1,70 @@
+"""Writing TOML text by hand: keys, strings and comments orderbridge's generated files use.
+
+Python reads TOML (``tomllib``) but does not write it; the files orderbridge
+writes (a dry run's ``references.toml``, the sandbox's ``run.toml``) need only
+tables of strings, integers and booleans, written here so that any text (a
+status name with quotes, an emoji, a newline) reads back as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Final
+
+__all__ = ["comment_text", "toml_key", "toml_string", "toml_value", "write_private"]
+
+_BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
+_ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string, quotes included (control characters escaped)."""
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(key: str) -> str:
+    """``key`` bare when TOML allows it (``base_url``), else quoted (``"Click & Collect"``)."""
+    return key if _BARE_KEY.match(key) else toml_string(key)
+
+
+def toml_value(value: str | int | bool | Path) -> str:
+    """A string, integer, boolean or path as a TOML value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return toml_string(str(value))
+
+
+def comment_text(text: str) -> str:
+    """``text`` fit for one comment line: control characters (a newline) shown as spaces."""
+    return "".join(" " if ord(char) < 0x20 or ord(char) == 0x7F else char for char in text)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (mode 600), replacing it whole.
+
+    The text goes to a temporary file in the same folder first, so a reader
+    never sees half a file and an existing file is replaced in one step.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
