@@ -153,7 +153,7 @@ def test_dry_run_writes_nothing_and_reports_plan_losses_and_references(
     report = _run(source, target, tmp_path, dry_run=True)
     assert target.calls == [] and not (tmp_path / "state.sqlite").exists()
     assert report.planned["would create"] == 10
-    assert report.unresolved == {"status": {"Shipped": 10}}
+    assert report.unresolved_references == {"status": {"Shipped": 10}}
     assert report.losses == {"notes": 5}
     assert report.to_dict()["losses"] == {"notes": {"orders": 5, "reason": "memory drops notes"}}
     assert "notes: 5  (memory drops notes)" in report.summary()
@@ -327,7 +327,7 @@ def test_unresolved_references_are_reported_in_real_runs_and_omit_does_not_fail(
     plan = _run(source, target, tmp_path, dry_run=True)
     assert plan.failed == 0 and plan.planned["would create"] == 20
     report = _run(source, target, tmp_path)
-    assert report.written == 20 and report.unresolved == {"status": {"Shipped": 10}}
+    assert report.written == 20 and report.unresolved_references == {"status": {"Shipped": 10}}
     assert "unresolved references" in report.summary()
 
 
