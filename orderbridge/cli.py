@@ -193,9 +193,15 @@ def _load_run_config(args: argparse.Namespace) -> Any:
 
 
 def run_migration(config: Any, *, show_progress: bool = True) -> Any:
-    """Connect both sides of ``config``, migrate, and print/write the report; returns it."""
+    """Connect both sides of ``config``, migrate, and print/write the report; returns it.
+
+    The report files are new for each run (timestamped JSON and HTML beside
+    ``config.report``), so no run overwrites another's; ``config.report`` holds
+    a copy of the latest.
+    """
     from orderbridge.migration import migrate
     from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.report_files import write_reports
     from orderbridge.progress import ProgressDisplay
 
     source = connect_endpoint(config.source, section="source")
@@ -218,11 +224,10 @@ def run_migration(config: Any, *, show_progress: bool = True) -> Any:
             display.close()
         source.close()
         target.close()
-    if config.report is not None:
-        report.write_json(config.report)
+    files = write_reports(report, config.report) if config.report is not None else None
     print(report.summary())
-    if config.report is not None:
-        print(f"  report written to {config.report}")
+    if files is not None:
+        print(f"  report written to {files.json} and {files.html} (the latest also in {files.latest})")
     return report
 
 
@@ -333,12 +338,18 @@ def cmd_state_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Compare the source with the target: missing, duplicated, extra and mismatched orders."""
+    from orderbridge.migration.report_files import attach_verify
+
     config = _load_run_config(args)
     result = _verify(config)
     if args.json:
         print(jsonutil.dumps(result.to_dict()))
     else:
         print(result.summary())
+    files = attach_verify(config.report, result) if config.report is not None else None
+    if files is not None:
+        # On stderr: with --json, stdout is the findings alone.
+        print(f"verify results added to the latest run's report: {files.html}", file=sys.stderr)
     return 0 if result.ok else 1
 
 
@@ -451,6 +462,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from orderbridge.migration.config import config_from_dict
+    from orderbridge.migration.report_files import attach_verify
     from orderbridge.migration.verify import verify
     from orderbridge.sandbox import SimServer, available_simulators
 
@@ -491,6 +503,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         print(result.summary())
         print(f"files: {workdir}")
+    files = attach_verify(config.report, result) if config.report is not None else None
+    if files is not None:
+        # The last line: the page to open (the README's first command ends here).
+        print(f"HTML report: {files.html}")
     ok = report.ok and result.ok and report.written + report.skipped == args.orders
     return 0 if ok else 1
 
@@ -566,7 +582,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-failures", type=_NON_NEGATIVE, help="stop after this many failed orders")
     p.add_argument("--state", help="state file (overrides the configuration)")
-    p.add_argument("--report", help="write the JSON report here (overrides the configuration)")
+    p.add_argument(
+        "--report",
+        help="the latest report's path (overrides the configuration); each run also writes its own "
+        "NAME-<UTC time>.json and .html beside it",
+    )
     p.add_argument(
         "--repair",
         action="store_true",
