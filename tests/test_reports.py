@@ -255,3 +255,27 @@ def test_the_page_shows_verify_results_when_given() -> None:
     data["verify"] = VerifyReport(source="a", target="b", checked=9, extra=["1001"]).to_dict()
     page = render_html(data)
     assert "Not verified" not in page and "1001" in page and "differences" in page
+
+
+def test_orderbridge_verify_adds_its_findings_to_the_latest_run_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orderbridge.cli import main
+
+    source = ob.connect("jsonl", path=tmp_path / "source.jsonl")
+    for i in (1, 2):
+        source.create_order(ob.Order(source=ob.SourceRef("x", str(i)), number=str(i), total=Decimal("1.00")))
+    (tmp_path / "run.toml").write_text(
+        '[source]\nbackend = "jsonl"\npath = "source.jsonl"\n\n'
+        '[target]\nbackend = "jsonl"\npath = "target.jsonl"\n\n'
+        '[run]\nstate = "state.sqlite"\nreport = "report.json"\n'
+    )
+    assert main(["migrate", "--config", str(tmp_path / "run.toml")]) == 0
+    status = main(["verify", "--config", str(tmp_path / "run.toml"), "--json"])
+    out, err = capsys.readouterr()
+    latest = json.loads((tmp_path / "report.json").read_text())
+    assert latest["verify"]["checked"] == 2 and status == (0 if latest["verify"]["ok"] else 1)
+    assert latest["files"]["html"] in err
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        k: v for k, v in latest["verify"].items() if k != "verified_at"
+    }
