@@ -196,9 +196,15 @@ def _load_run_config(args: argparse.Namespace) -> Any:
 
 
 def run_migration(config: Any, *, show_progress: bool = True) -> Any:
-    """Connect both sides of ``config``, migrate, and print/write the report; returns it."""
+    """Connect both sides of ``config``, migrate, and print/write the report; returns it.
+
+    The report files are new for each run (timestamped JSON and HTML beside
+    ``config.report``), so no run overwrites another's; ``config.report`` holds
+    a copy of the latest.
+    """
     from orderbridge.migration import migrate
     from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.report_files import write_reports
     from orderbridge.progress import ProgressDisplay
 
     source = connect_endpoint(config.source, section="source")
@@ -219,19 +225,18 @@ def run_migration(config: Any, *, show_progress: bool = True) -> Any:
         if display:
             display.close()
             display = None
-        if config.report is not None:
-            report.write_json(config.report)
         template = _write_references_template(config, report, target) if config.dry_run else None
     finally:
         if display:
             display.close()
         source.close()
         target.close()
+    files = write_reports(report, config.report) if config.report is not None else None
     print(report.summary())
-    if config.report is not None:
-        print(f"  report written to {config.report}")
+    if files is not None:
+        print(f"  report written to {files.json} and {files.html} (the latest also in {files.latest})")
     if template is not None:
-        values = sum(len(v) for v in report.unresolved.values())
+        values = sum(len(v) for v in report.unresolved_references.values())
         print(
             f"  references template written to {template} ({values} value(s) to map): fill in the "
             f"target's ids, then run with --references {template}"
@@ -354,12 +359,18 @@ def cmd_state_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Compare the source with the target: missing, duplicated, extra and mismatched orders."""
+    from orderbridge.migration.report_files import attach_verify
+
     config = _load_run_config(args)
     result = _verify(config)
     if args.json:
         print(jsonutil.dumps(result.to_dict()))
     else:
         print(result.summary())
+    files = attach_verify(config.report, result) if config.report is not None else None
+    if files is not None:
+        # On stderr: with --json, stdout is the findings alone.
+        print(f"verify results added to the latest run's report: {files.html}", file=sys.stderr)
     return 0 if result.ok else 1
 
 
@@ -519,6 +530,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import tempfile
 
     from orderbridge.migration.config import config_from_dict
+    from orderbridge.migration.report_files import attach_verify
     from orderbridge.migration.verify import verify
     from orderbridge.sandbox import SimServer, available_simulators
 
@@ -560,6 +572,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(result.summary())
         print(f"files: {workdir}")
         _write_demo_config(workdir, config, old_site, new_site, old.url, new.url)
+    files = attach_verify(config.report, result) if config.report is not None else None
+    if files is not None:
+        # The last line: the page to open (the README's first command ends here).
+        print(f"HTML report: {files.html}")
     ok = report.ok and result.ok and report.written + report.skipped == args.orders
     return 0 if ok else 1
 
@@ -670,7 +686,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop a real run once N orders have failed (0: no limit; a dry run reads every order)",
     )
     p.add_argument("--state", help="state file (overrides the configuration)")
-    p.add_argument("--report", help="write the JSON report here (overrides the configuration)")
+    p.add_argument(
+        "--report",
+        help="the latest report's path (overrides the configuration); each run also writes its own "
+        "NAME-<UTC time>.json and .html beside it",
+    )
     p.add_argument(
         "--references",
         metavar="FILE",

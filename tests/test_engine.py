@@ -153,7 +153,7 @@ def test_dry_run_writes_nothing_and_reports_plan_losses_and_references(
     report = _run(source, target, tmp_path, dry_run=True)
     assert target.calls == [] and not (tmp_path / "state.sqlite").exists()
     assert report.planned["would create"] == 10
-    assert report.unresolved == {"status": {"Shipped": 10}}
+    assert report.unresolved_references == {"status": {"Shipped": 10}}
     assert report.losses == {"notes": 5}
     assert report.to_dict()["losses"] == {"notes": {"orders": 5, "reason": "memory drops notes"}}
     assert "notes: 5  (memory drops notes)" in report.summary()
@@ -174,7 +174,7 @@ def test_a_dry_run_reads_every_order_whatever_max_failures_says(source: ob.Backe
     target.unresolvable = {"Shipped"}
     report = _run(source, target, tmp_path, dry_run=True, max_failures=1, concurrency=1)
     assert report.read == 20 and report.failed == 10 and report.stopped_reason is None
-    assert report.unresolved == {"status": {"Shipped": 10}}  # complete: every order was seen
+    assert report.unresolved_references == {"status": {"Shipped": 10}}  # complete: every order was seen
 
 
 def test_max_failures_zero_means_no_limit(source: ob.Backend, tmp_path: Path) -> None:
@@ -341,7 +341,7 @@ def test_unresolved_references_are_reported_in_real_runs_and_omit_does_not_fail(
     plan = _run(source, target, tmp_path, dry_run=True)
     assert plan.failed == 0 and plan.planned["would create"] == 20
     report = _run(source, target, tmp_path)
-    assert report.written == 20 and report.unresolved == {"status": {"Shipped": 10}}
+    assert report.written == 20 and report.unresolved_references == {"status": {"Shipped": 10}}
     assert "unresolved references" in report.summary()
 
 

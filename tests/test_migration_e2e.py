@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -57,7 +58,7 @@ def test_dry_run_sends_no_write_request(sites: Sites, tmp_path: Path) -> None:
     assert _writes(sites.new) == 0
     assert not (tmp_path / "state.sqlite").exists()
     assert report.read == 60
-    assert set(report.unresolved) >= {"status", "member"}, report.summary()
+    assert set(report.unresolved_references) >= {"status", "member"}, report.summary()
     assert report.planned["would create"] + report.failed == 60
 
 
@@ -112,6 +113,17 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     assert "written 80" in result.stdout and "failed 0" in result.stdout
     assert "all equal" in result.stdout
     assert (tmp_path / "report.json").exists()
+    # It ends by naming its HTML report, which holds the verify results; no secret in any report file.
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("HTML report: ") and last.endswith(".html"), last
+    page = Path(last.removeprefix("HTML report: "))
+    assert page.parent == tmp_path and page.exists()
+    latest = json.loads((tmp_path / "report.json").read_text())
+    assert latest["files"]["html"] == page.name and latest["verify"]["ok"] is True
+    assert "all equal" in page.read_text()
+    for path in tmp_path.glob("report*"):
+        text = path.read_text()
+        assert "old-site-secret" not in text and "new-site-secret" not in text, path
 
 
 def _cart_statuses(site: Any) -> dict[str, str]:
@@ -153,7 +165,7 @@ def test_cart_to_v2_keeps_what_v2_holds_and_reports_the_rest(tmp_path: Path) -> 
         # the cart's unmapped discounts, and the cart's guests are no members of the new site.
         allowed = {"total", "customer.email", "customer.first_name", "customer.last_name"}
         assert {m.field for m in result.mismatches} <= allowed, result.summary()
-        assert report.unresolved.get("member"), report.summary()
+        assert report.unresolved_references.get("member"), report.summary()
         by_number = {o.number: o for o in target.iter_orders()}
         for original in source.iter_orders():
             copy = by_number[original.number]
@@ -295,5 +307,5 @@ def test_cart_to_v2_with_identity_on_sends_no_cart_id(tmp_path: Path) -> None:
     sent = list(_reference_values(bodies))
     assert [value for _, value in sent if value in cart_ids] == []
     assert {key for key, _ in sent} == {"StatusId"}  # statuses from the table; no member, product, voucher
-    assert set(report.unresolved) >= {"member", "gift_voucher"}  # said, not guessed
+    assert set(report.unresolved_references) >= {"member", "gift_voucher"}  # said, not guessed
     assert "customer.remote_id" in report.losses and "lines[].product_ref" in report.losses

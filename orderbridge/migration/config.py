@@ -86,7 +86,11 @@ class RunOptions:
     """The ``[run]`` section (command-line flags override it)."""
 
     state: Path = option(Path("orderbridge-state.sqlite"), doc="the state file (relative to this file)")
-    report: Path | None = option(None, doc="where the JSON report is written (none: not written)")
+    report: Path | None = option(
+        None,
+        doc="the latest report's path: each run writes NAME-<UTC time>.json and .html beside it, "
+        "then copies its JSON here (none: no report files)",
+    )
     workers: int | None = option(
         None, doc="orders in flight at once, fixed (none: adapted to the target, up to max_workers)"
     )

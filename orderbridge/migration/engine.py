@@ -44,6 +44,7 @@ from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import MigrationReport
 from orderbridge.migration.settle import Mode, OrderMigrator, content_hash
 from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore, now_text
+from orderbridge.migration.timeline import Timeline
 from orderbridge.model import Order
 from orderbridge.references import NO_ID_SPACE, id_space_of
 from orderbridge.transport import Transport
@@ -223,7 +224,7 @@ def migrate(
         run_started = now_text()
         if not dry_run:
             store.begin_run()
-        with _listening(target, limit):
+        with _listening(target, limit), _recording(report.timeline, source, target):
             _drive(run, selection, limit, _total(source, selection), progress)
             if not dry_run:
                 _final_passes(run, limit, final_pass_delays, sleep)
@@ -231,6 +232,7 @@ def migrate(
         if not dry_run:
             store.end_run(clean=not store.counts().get("pending") and not report.conflicts)
     finally:
+        report.timeline.finish()
         report.workers = limit.limit
         report.workers_peak = limit.peak
         report.workers_mean = round(limit.mean(), 1)
@@ -385,7 +387,7 @@ def _drive(
                 if run.stop.is_set():
                     break
                 with run.lock:
-                    report.read += 1
+                    report.count_read()
                 if isinstance(record, InvalidOrder):
                     run.fail(record.order or "?", record)
                     done += 1
@@ -435,6 +437,23 @@ def _listening(target: Backend, limit: AdaptiveLimit) -> Iterator[None]:
         yield
     finally:
         transport.on_request.remove(limit.on_answer)
+
+
+@contextmanager
+def _recording(timeline: Timeline, *ends: Backend) -> Iterator[None]:
+    """Count each end's retries and 429s in ``timeline`` while the run lasts (once per transport)."""
+    transports: list[Transport] = []
+    for backend in ends:
+        transport = getattr(backend, "transport", None)
+        if isinstance(transport, Transport) and all(t is not transport for t in transports):
+            transports.append(transport)
+    for transport in transports:
+        transport.on_request.append(timeline.on_answer)
+    try:
+        yield
+    finally:
+        for transport in transports:
+            transport.on_request.remove(timeline.on_answer)
 
 
 def _guarded(run: OrderMigrator, records: Iterator[Order | InvalidOrder]) -> Iterator[Order | InvalidOrder]:
@@ -512,5 +531,5 @@ def _finish_left_pending(run: OrderMigrator, run_started: str, limit: AdaptiveLi
     if orders:
         log.info("finishing %d order(s) an earlier run left unfinished", len(orders))
         with run.lock:
-            run.report.read += len(orders)
+            run.report.count_read(len(orders))
         _handle_all(run, orders, limit)

@@ -230,11 +230,11 @@ def write_template(path: str | Path, report: MigrationReport, target: Backend) -
     """
     path = Path(path)
     filled = read_references_file(path) if path.exists() else {}
-    if not report.unresolved:
+    if not report.unresolved_references:
         return None
     text = render_template(
-        report.unresolved,
-        candidates=list_candidates(target, [k for k in REFERENCE_KINDS if k in report.unresolved]),
+        report.unresolved_references,
+        candidates=list_candidates(target, [k for k in REFERENCE_KINDS if k in report.unresolved_references]),
         hints=report.unresolved_hints,
         filled=filled,
         source=report.source,

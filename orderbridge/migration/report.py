@@ -1,15 +1,21 @@
 """The migration report: counts, failures, losses, unresolved references, speed.
 
 A report is what a person reads after a run to decide whether to trust it. It
-is written as JSON (:meth:`MigrationReport.to_dict`) and printed as a short
-human summary (:meth:`MigrationReport.summary`). It never carries field
-values of orders (they may be personal data), only ids, field names and
-counts, and never a secret.
+is written as JSON (:meth:`MigrationReport.to_dict`) and an HTML page (see
+:mod:`orderbridge.migration.report_files`) and printed as a short human
+summary (:meth:`MigrationReport.summary`). It never carries field values of
+orders (they may be personal data), only ids, field names and counts, and
+never a secret.
+
+Each count has one name, in Python and in JSON: ``report.written`` is
+``counts.written``, ``report.unresolved_references`` is
+``unresolved_references``, ``report.retries`` is ``retries``.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
@@ -18,10 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import Factory, define, field
 
+from orderbridge.migration.timeline import Timeline
+
 if TYPE_CHECKING:
     from orderbridge.backend import Loss
 
 __all__ = [
+    "COUNT_NAMES",
     "ORDER_OUTCOMES",
     "Conflict",
     "Failure",
@@ -55,6 +64,9 @@ class Conflict:
 
 ORDER_OUTCOMES = ("written", "adopted", "updated", "skipped", "conflicts", "failed")
 """What a run did with each order it read: exactly one of these, once."""
+
+COUNT_NAMES = ("read", *ORDER_OUTCOMES, "finished_in_place", "duplicates_removed")
+"""The keys of :attr:`MigrationReport.counts` (and of ``counts`` in the JSON), each an attribute too."""
 
 
 @define
@@ -104,13 +116,41 @@ class MigrationReport:
     money_lost: dict[str, dict[str, Decimal]] = Factory(dict)
     """Per loss field, per currency (``"?"`` when the order names none), the summed
     amount of money losses (see :class:`~orderbridge.Loss`)."""
-    unresolved: dict[str, Counter[str]] = Factory(dict)
+    unresolved_references: dict[str, Counter[str]] = Factory(dict)
+    """Per reference kind, per value, how many orders needed it (``unresolved_references`` in JSON)."""
     unresolved_hints: dict[str, dict[str, str]] = Factory(dict)
     """Per kind, per unresolved value, what the source says of it (a member's email): for the
     ``references.toml`` template only; never in the JSON report (it may be personal data)."""
     interrupted: bool = False
     stopped_reason: str | None = None
     resume_hint: str | None = None
+    timeline: Timeline = Factory(Timeline)
+    """Orders read and written, retries and 429s per interval of the run (the HTML report's chart)."""
+
+    @property
+    def unresolved(self) -> dict[str, Counter[str]]:
+        """Deprecated: the old name of :attr:`unresolved_references` (the name the JSON report uses)."""
+        warnings.warn(
+            "MigrationReport.unresolved is deprecated; use unresolved_references (its name in the JSON)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.unresolved_references
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The order counts, as ``counts`` in the JSON: ``report.counts["read"] == report.read``."""
+        return {name: getattr(self, name) for name in COUNT_NAMES}
+
+    @property
+    def retries(self) -> int:
+        """Requests repeated (after a 429, a 5xx or a failed connection), to either side."""
+        return self.timeline.totals()["retries"]
+
+    @property
+    def rate_limited(self) -> int:
+        """Answers 429 ("too many requests") from either side."""
+        return self.timeline.totals()["rate_limited"]
 
     def add_losses(self, losses: Iterable[Loss], currency: str | None = None) -> None:
         """Count one order's losses (one per field); money losses add their amount per currency."""
@@ -145,6 +185,7 @@ class MigrationReport:
         ``conflict``, or a dry run's ``would ...`` plan entry)."""
         if action == "written":
             self.written += 1
+            self.timeline.add("written")
         elif action == "updated":
             self.updated += 1
         elif action == "skipped":
@@ -164,15 +205,28 @@ class MigrationReport:
 
     def add_unresolved(self, kind: str, value: str, hint: str | None = None) -> None:
         """Count one unresolved reference (``hint``: what the source says of the value, kept once)."""
-        self.unresolved.setdefault(kind, Counter())[value] += 1
+        self.unresolved_references.setdefault(kind, Counter())[value] += 1
         if hint:
             self.unresolved_hints.setdefault(kind, {}).setdefault(value, hint)
 
+    def count_read(self, number: int = 1) -> None:
+        """Count ``number`` orders read from the source."""
+        self.read += number
+        self.timeline.add("read", number)
+
     @property
-    def orders_per_second(self) -> float:
-        """Orders handled per second of wall time."""
+    def orders_per_second(self) -> float | None:
+        """Orders handled per second of wall time; ``None`` in a dry run (it handles none: see
+        :attr:`read_per_second`)."""
+        if self.dry_run:
+            return None
         handled = self.written + self.adopted + self.updated + self.skipped + self.conflicts + self.failed
         return handled / self.duration_seconds if self.duration_seconds > 0 else 0.0
+
+    @property
+    def read_per_second(self) -> float:
+        """Orders read from the source per second of wall time."""
+        return self.read / self.duration_seconds if self.duration_seconds > 0 else 0.0
 
     @property
     def ok(self) -> bool:
@@ -192,24 +246,19 @@ class MigrationReport:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_seconds": round(self.duration_seconds, 3),
-            "orders_per_second": round(self.orders_per_second, 1),
-            "counts": {
-                "read": self.read,
-                "written": self.written,
-                "adopted": self.adopted,
-                "updated": self.updated,
-                "skipped": self.skipped,
-                "conflicts": self.conflicts,
-                "failed": self.failed,
-                "finished_in_place": self.finished_in_place,
-                "duplicates_removed": self.duplicates_removed,
-            },
+            "orders_per_second": (
+                round(self.orders_per_second, 1) if self.orders_per_second is not None else None
+            ),
+            "read_per_second": round(self.read_per_second, 1),
+            "counts": self.counts,
             "source_paging": {
                 "claimed": self.source_claimed,
                 "read": self.read,
                 "notes": list(self.source_notes),
             },
             "target_requests": self.target_requests,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
             "concurrency": {
                 "policy": self.concurrency,
                 "final": self.workers,
@@ -236,10 +285,13 @@ class MigrationReport:
                 }
                 for name, count in self.losses.most_common()
             },
-            "unresolved_references": {k: dict(v.most_common()) for k, v in sorted(self.unresolved.items())},
+            "unresolved_references": {
+                k: dict(v.most_common()) for k, v in sorted(self.unresolved_references.items())
+            },
             "interrupted": self.interrupted,
             "stopped_reason": self.stopped_reason,
             "resume_hint": self.resume_hint,
+            "timeline": self.timeline.to_dict(),
         }
 
     def write_json(self, path: str | Path) -> None:
@@ -255,7 +307,8 @@ class MigrationReport:
             f"{title} {self.source} -> {self.target} (mode {self.mode})",
             f"  read {self.read}, written {self.written}, adopted {self.adopted}, updated {self.updated}, "
             f"skipped {self.skipped}, conflicts {self.conflicts}, failed {self.failed}",
-            f"  took {self.duration_seconds:.1f} s, {self.orders_per_second:.1f} orders/s"
+            f"  took {self.duration_seconds:.1f} s, {self._speed()}"
+            + (f", {self.retries} retries ({self.rate_limited} after 429)" if self.retries else "")
             + (
                 f", workers {self.concurrency} (mean {self.workers_mean:g}, peak {self.workers_peak})"
                 if self.concurrency
@@ -307,9 +360,9 @@ class MigrationReport:
                 )
             if len(self.losses) > 25:
                 lines.append(f"    ... {len(self.losses) - 25} more fields in the JSON report")
-        if self.unresolved:
+        if self.unresolved_references:
             lines.append("  unresolved references (orders affected):")
-            for kind, values in sorted(self.unresolved.items()):
+            for kind, values in sorted(self.unresolved_references.items()):
                 shown = ", ".join(f"{v!r} x{n}" for v, n in values.most_common(10))
                 lines.append(f"    {kind}: {shown}")
         if self.interrupted:
@@ -319,6 +372,12 @@ class MigrationReport:
         if self.resume_hint:
             lines.append(f"  to resume: {self.resume_hint}")
         return "\n".join(lines)
+
+    def _speed(self) -> str:
+        # A dry run writes nothing: its speed is how fast it read (0.0 orders/s said nothing).
+        if self.orders_per_second is None:
+            return f"read {self.read_per_second:.1f} orders/s"
+        return f"{self.orders_per_second:.1f} orders/s"
 
 
 @define
