@@ -8,6 +8,7 @@ non-zero exit status (no traceback; ``--debug`` shows it).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -258,7 +259,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     config = _load_run_config(args)
     if getattr(args, "repair", False):
         return _repair(config)
-    report = run_migration(config)
+    report = run_migration(config, show_progress=not args.quiet)
     if report.stopped_reason and not report.dry_run:
         # The summary above says what was done; this one line says why it stopped and how to go on.
         print(
@@ -649,15 +650,32 @@ _SHARE = _number(float, 0, 1)
 _RATE = _number(float, 0, above=True)
 
 
+def _add_common_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """``-v``, ``-q`` and ``--debug``: accepted before the command and after it."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log more")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="no progress display, warnings only"
+    )
+    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks on errors")
+
+
+def _with_common_flags(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Every parser ``subparsers`` adds takes the common flags."""
+    subparsers.add_parser = functools.partial(subparsers.add_parser, parents=[common])
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``orderbridge`` command."""
     parser = argparse.ArgumentParser(
         prog="orderbridge", description="Move e-commerce orders between platforms."
     )
     parser.add_argument("--version", action="version", version=f"orderbridge {ob.__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    _add_common_flags(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a flag given before the command is not reset by the command's parser.
+    _add_common_flags(common, default=argparse.SUPPRESS)
+    _with_common_flags(sub, common)
 
     p = sub.add_parser("backends", help="list installed backends, their capabilities and plugins")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -716,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("state", help="the run's state file")
     state_sub = p.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    _with_common_flags(state_sub, common)
     p = state_sub.add_parser(
         "rebuild", help="set the state file aside and start a new one (the next run re-reads the target)"
     )
@@ -732,7 +751,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="take the source from this run configuration's [source]")
     p.add_argument("--to", required=True, metavar="FILE.jsonl", help="output file")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("demo", help="migrate 500 orders between two local WebinOne sites, verify, report")
@@ -746,6 +764,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sandbox", help="local simulators of the supported platforms")
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    _with_common_flags(sandbox, common)
     p = sandbox.add_parser(
         "serve", help="start simulators (or named sites) on loopback; print URLs, credentials and catalogs"
     )
@@ -788,7 +807,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s" if args.verbose else "%(message)s",
         stream=sys.stderr,
     )

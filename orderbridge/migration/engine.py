@@ -389,7 +389,10 @@ def _drive(
                 with run.lock:
                     report.count_read()
                 if isinstance(record, InvalidOrder):
-                    run.fail(record.order or "?", record)
+                    # A record with no readable id is keyed by its place in the read, so that
+                    # two bad lines are two failures (and two state rows), not one "?".
+                    unnamed = record.order in (None, "?")
+                    run.fail(f"?#{report.read}" if unnamed else str(record.order), record)
                     done += 1
                     if progress is not None:
                         progress(done, total, report)

@@ -487,13 +487,14 @@ class OrderMigrator:
         """Record one order's failure (once) and stop the run where every order would fail alike."""
         name = exc.field if isinstance(exc, InvalidOrder) else None
         kind = failure_kind(exc)
-        message = str(exc)
+        # The report and the state name order and field in their own columns: the message says neither.
+        message = exc.message if isinstance(exc, InvalidOrder) else str(exc)
         if isinstance(exc, PartialWrite):
             target_id = exc.written.get("order_id")
             message += f" (copy {target_id} is finished in place by the next run)" if target_id else ""
         if not self.dry_run:
             self.store.mark_failed(source_id, message, name)
-        log.info("order %s failed: %s", source_id, message)
+        log.info("order %s failed: %s%s", source_id, f"field {name}: " if name else "", message)
         with self.lock:
             self.report.add_failure(Failure(source_id=source_id, message=message, field=name, kind=kind))
             cause = exc.cause if isinstance(exc, PartialWrite) else exc
