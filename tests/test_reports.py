@@ -226,7 +226,9 @@ def test_a_run_records_written_retries_and_429s_over_time(tmp_path: Path) -> Non
         sites.close()
     assert report.written == 30 and report.failed == 0, report.summary()
     data = report.to_dict()
-    assert report.rate_limited > 0 and report.retries >= report.rate_limited
+    # Not retries >= rate_limited: a 429 after the transport's last retry is counted but not retried
+    # (the order is tried again by the engine); which request draws the 429s depends on thread order.
+    assert report.rate_limited > 0 and report.retries > 0
     assert sum(data["timeline"]["written"]) == data["counts"]["written"] == 30
     assert sum(data["timeline"]["read"]) == data["counts"]["read"]
     assert sum(data["timeline"]["rate_limited"]) == data["rate_limited"]
