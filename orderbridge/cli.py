@@ -250,8 +250,7 @@ def _write_references_template(config: Any, report: Any, target: ob.Backend) -> 
     from orderbridge.migration.references_file import TEMPLATE_NAME, write_template
 
     beside = Path(config.report if config.report is not None else config.state)
-    written: Path | None = write_template(beside.parent / TEMPLATE_NAME, report, target)
-    return written
+    return write_template(beside.parent / TEMPLATE_NAME, report, target)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

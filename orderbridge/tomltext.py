@@ -1,4 +1,4 @@
-"""Writing TOML text by hand: keys, strings and comments orderbridge's generated files use.
+"""TOML files: reading one as a configuration error names it, and writing the text orderbridge generates.
 
 Python reads TOML (``tomllib``) but does not write it; the files orderbridge
 writes (a dry run's ``references.toml``, the sandbox's ``run.toml``) need only
@@ -11,13 +11,28 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import tomllib
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["comment_text", "toml_key", "toml_string", "toml_value", "write_private"]
+from orderbridge.errors import ConfigurationError
+
+__all__ = ["comment_text", "read_toml", "toml_key", "toml_string", "toml_value", "write_private"]
 
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
 _ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """The parsed TOML file at ``path``; a bad or unreadable file is a
+    :class:`~orderbridge.ConfigurationError` naming it (``what``: "configuration", say)."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the {what}: {exc.strerror}") from None
 
 
 def toml_string(text: str) -> str:

@@ -48,7 +48,6 @@ the section, the key, the value and what was expected (or the nearest key).
 from __future__ import annotations
 
 import logging
-import tomllib
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +72,7 @@ from orderbridge.options import (
 )
 from orderbridge.plugins import get_backend
 from orderbridge.references import REFERENCE_KINDS, ReferenceResolver
+from orderbridge.tomltext import read_toml
 
 __all__ = ["ReferencesOptions", "RunConfig", "RunOptions", "connect_endpoint", "load_config", "parse_when"]
 
@@ -159,12 +159,7 @@ class RunConfig:
 def load_config(path: str | Path, **overrides: Any) -> RunConfig:
     """Read a run configuration file; keyword ``overrides`` (from the command line) win."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the configuration: {exc.strerror}") from None
+    data = read_toml(path, "configuration")
     _warn_about_literal_secrets(path, data)
     return config_from_dict(data, base_dir=path.parent, **overrides)
 

@@ -23,7 +23,6 @@ inline ``[references.<kind>]`` tables key by key, the file winning
 from __future__ import annotations
 
 import logging
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from orderbridge.errors import ConfigurationError, OrderbridgeError
 from orderbridge.migration.report import MigrationReport
 from orderbridge.options import nearest_name
 from orderbridge.references import DEFAULT_KEY, REFERENCE_KINDS, ReferenceCandidate
-from orderbridge.tomltext import comment_text, toml_string, write_private
+from orderbridge.tomltext import comment_text, read_toml, toml_string, write_private
 
 __all__ = [
     "CANDIDATE_LIMIT",
@@ -73,12 +72,7 @@ def read_references_file(path: str | Path) -> dict[str, dict[str, str]]:
     :class:`~orderbridge.ConfigurationError` naming the file, kind and key.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the references file: {exc.strerror}") from None
+    data = read_toml(path, "references file")
     extra = sorted(set(data) - {"references"})
     if extra:
         raise ConfigurationError(

@@ -882,32 +882,32 @@ class WebinOneSimulator(Simulator):
         items = sorted(self._catalog_items(kind), key=lambda item: int(item["Id"]))
         return json_response({"Items": items[offset : offset + limit], "TotalItemsCount": len(items)})
 
-    @route("GET", "/api/v2/admin/order-statuses")
+    @route("GET", CATALOG_PATHS["status"])
     def catalog_statuses(self, request: Request) -> Response:
         """The site's order statuses: ``{"Id", "Name"}`` items (assumed endpoint)."""
         return self._catalog(request, "status")
 
-    @route("GET", "/api/v2/admin/members")
+    @route("GET", CATALOG_PATHS["member"])
     def catalog_members(self, request: Request) -> Response:
         """The site's members: ``{"Id", "Email", "FirstName", "LastName"}`` items (assumed endpoint)."""
         return self._catalog(request, "member")
 
-    @route("GET", "/api/v2/admin/discount-codes")
+    @route("GET", CATALOG_PATHS["discount"])
     def catalog_discounts(self, request: Request) -> Response:
         """The site's discount codes: ``{"Id", "Code", "Amount"}`` items (assumed endpoint)."""
         return self._catalog(request, "discount")
 
-    @route("GET", "/api/v2/admin/gift-vouchers")
+    @route("GET", CATALOG_PATHS["gift_voucher"])
     def catalog_gift_vouchers(self, request: Request) -> Response:
         """The site's gift vouchers: ``{"Id", "Name", "Amount"}`` items (assumed endpoint)."""
         return self._catalog(request, "gift_voucher")
 
-    @route("GET", "/api/v2/admin/shipping-options")
+    @route("GET", CATALOG_PATHS["shipping_option"])
     def catalog_shipping_options(self, request: Request) -> Response:
         """The site's shipping options: ``{"Id", "Name", "Cost"}`` items (assumed endpoint)."""
         return self._catalog(request, "shipping_option")
 
-    @route("GET", "/api/v2/admin/tax-codes")
+    @route("GET", CATALOG_PATHS["tax"])
     def catalog_taxes(self, request: Request) -> Response:
         """The site's tax codes: ``{"Id", "Code", "Rate"}`` items (assumed endpoint)."""
         return self._catalog(request, "tax")
