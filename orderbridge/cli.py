@@ -27,6 +27,34 @@ CANONICAL = "canonical"
 
 Handler = Callable[[argparse.Namespace], int]
 
+EXIT_OK = 0
+"""Everything asked for was done."""
+EXIT_FAILURES = 1
+"""Failures found (failed orders, verify findings), or the run could not go ahead (a site failed its
+check, the state file is held by another run or damaged)."""
+EXIT_USAGE = 2
+"""A usage or configuration error: a bad flag, a bad configuration file or mapping table, an unknown
+backend; nothing was read or written."""
+EXIT_INTERRUPTED = 130
+"""Interrupted (Ctrl-C); the orders in flight were finished first."""
+
+
+def exit_status_of(exc: BaseException) -> int:
+    """The exit status for an error that ended a command (:data:`EXIT_USAGE` or :data:`EXIT_FAILURES`)."""
+    from orderbridge.migration.state import StateDamaged, StateLocked
+    from orderbridge.sandbox import SimulatorConflict, SimulatorNotFound
+
+    if isinstance(exc, (StateLocked, StateDamaged)):
+        return EXIT_FAILURES  # a condition of the state file, not of the configuration
+    usage = (
+        ob.ConfigurationError,
+        ob.BackendNotFound,
+        ob.UnsupportedOperation,
+        SimulatorNotFound,
+        SimulatorConflict,
+    )
+    return EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILURES
+
 
 # ---------------------------------------------------------------- backends
 
@@ -189,23 +217,26 @@ def _load_run_config(args: argparse.Namespace) -> Any:
     }
     if getattr(args, "references", None):
         overrides["references_file"] = str(Path(args.references).resolve())  # relative to the shell
-    if getattr(args, "since", None):
-        overrides["since"] = parse_when(args.since, "--since")
+    for flag in ("since", "until"):
+        if getattr(args, flag, None):
+            overrides[flag] = parse_when(getattr(args, flag), f"--{flag}")
+    if getattr(args, "ids", None):
+        overrides["ids"] = tuple(i for group in args.ids for i in group)
     if getattr(args, "dry_run", False):
         overrides["dry_run"] = True
     return load_config(args.config, **overrides)
 
 
-def run_migration(config: Any, *, show_progress: bool = True) -> Any:
+def run_migration(config: Any, *, show_progress: bool = True, as_json: bool = False) -> Any:
     """Connect both sides of ``config``, migrate, and print/write the report; returns it.
 
     The report files are new for each run (timestamped JSON and HTML beside
     ``config.report``), so no run overwrites another's; ``config.report`` holds
-    a copy of the latest.
+    a copy of the latest. With ``as_json`` stdout is the report as JSON alone
+    (the notes on files written go to stderr).
     """
     from orderbridge.migration import migrate
     from orderbridge.migration.config import connect_endpoint
-    from orderbridge.migration.report_files import write_reports
     from orderbridge.progress import ProgressDisplay
 
     source = connect_endpoint(config.source, section="source")
@@ -232,17 +263,35 @@ def run_migration(config: Any, *, show_progress: bool = True) -> Any:
             display.close()
         source.close()
         target.close()
+    _print_run_outcome(config, report, template, as_json=as_json)
+    return report
+
+
+def _print_run_outcome(config: Any, report: Any, template: Path | None, *, as_json: bool) -> None:
+    """The summary (or JSON) on stdout, then where the report and the references template went."""
+    from orderbridge.migration.report_files import write_reports
+
     files = write_reports(report, config.report) if config.report is not None else None
-    print(report.summary())
+    notes = sys.stderr if as_json else sys.stdout
+    if as_json:
+        data = report.to_dict()
+        if files is not None:
+            data["files"] = {"json": str(files.json), "html": str(files.html), "latest": str(files.latest)}
+        print(jsonutil.dumps(data))
+    else:
+        print(report.summary())
     if files is not None:
-        print(f"  report written to {files.json} and {files.html} (the latest also in {files.latest})")
+        print(
+            f"  report written to {files.json} and {files.html} (the latest also in {files.latest})",
+            file=notes,
+        )
     if template is not None:
         values = sum(len(v) for v in report.unresolved_references.values())
         print(
             f"  references template written to {template} ({values} value(s) to map): fill in the "
-            f"target's ids, then run with --references {template}"
+            f"target's ids, then run with --references {template}",
+            file=notes,
         )
-    return report
 
 
 def _write_references_template(config: Any, report: Any, target: ob.Backend) -> Path | None:
@@ -257,8 +306,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Run (or dry-run) a migration described by a TOML configuration."""
     config = _load_run_config(args)
     if getattr(args, "repair", False):
-        return _repair(config)
-    report = run_migration(config, show_progress=not args.quiet)
+        return _repair(config, as_json=args.json)
+    report = run_migration(config, show_progress=not (args.quiet or args.json), as_json=args.json)
     if report.stopped_reason and not report.dry_run:
         # The summary above says what was done; this one line says why it stopped and how to go on.
         print(
@@ -266,13 +315,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             f"`orderbridge migrate --config {args.config}`",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_FAILURES
     if report.interrupted:
         print(
             f"interrupted: run `orderbridge migrate --config {args.config}` again to resume", file=sys.stderr
         )
-        return 130
-    return 0 if report.ok else 1
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_FAILURES
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a run configuration and check both sites read-only, as a migration would first."""
+    from orderbridge.migration.check import check_run
+
+    result = check_run(_load_run_config(args))
+    print(jsonutil.dumps(result.to_dict()) if args.json else result.summary())
+    return EXIT_OK
 
 
 def _verify(config: Any) -> Any:
@@ -299,16 +357,15 @@ def _verify(config: Any) -> Any:
         target.close()
 
 
-def _repair(config: Any) -> int:
+def _repair(config: Any, *, as_json: bool = False) -> int:
     """Verify, then write what is missing and remove duplicates that are provably orderbridge's."""
     from orderbridge.migration.config import connect_endpoint
     from orderbridge.migration.repair import repair
 
     findings = _verify(config)
-    print(findings.summary())
     if not (findings.missing or findings.duplicated):
-        print("nothing to repair" + ("" if findings.ok else " (mismatches and extras are left to you)"))
-        return 0 if findings.ok else 1
+        _print_repair(findings, None, as_json=as_json)
+        return EXIT_OK if findings.ok else EXIT_FAILURES
     source = connect_endpoint(config.source, section="source")
     target = connect_endpoint(config.target, config=config, section="target")
     try:
@@ -318,8 +375,20 @@ def _repair(config: Any) -> int:
     finally:
         source.close()
         target.close()
-    print(report.summary())
-    return 0 if report.ok else 1
+    _print_repair(findings, report, as_json=as_json)
+    return EXIT_OK if report.ok else EXIT_FAILURES
+
+
+def _print_repair(findings: Any, report: Any, *, as_json: bool) -> None:
+    if as_json:
+        repaired = report.to_dict() if report is not None else None
+        print(jsonutil.dumps({"verify": findings.to_dict(), "repair": repaired}))
+        return
+    print(findings.summary())
+    if report is None:
+        print("nothing to repair" + ("" if findings.ok else " (mismatches and extras are left to you)"))
+    else:
+        print(report.summary())
 
 
 def cmd_state_rebuild(args: argparse.Namespace) -> int:
@@ -392,45 +461,65 @@ def _parse_options(pairs: Sequence[str], backend: str) -> dict[str, Any]:
     return options
 
 
+def _export_source(args: argparse.Namespace) -> ob.Backend:
+    """What ``export`` reads: ``--config``'s ``[source]`` (only its secrets are read), or ``--from``."""
+    if args.config:
+        from orderbridge.migration.config import connect_endpoint, load_config
+
+        return connect_endpoint(load_config(args.config).source, section="source")
+    if not args.source:
+        raise ob.ConfigurationError("export needs --from NAME (with --option KEY=VALUE) or --config FILE")
+    values = _parse_options(args.option or [], args.source)
+    return ob.get_backend(args.source).configure(values, where="--option", from_python=False)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Stream every order of a backend into a canonical JSON Lines file (after a read-only check)."""
     from orderbridge.migration.engine import preflight
     from orderbridge.progress import ProgressDisplay
 
-    if args.config:
-        from orderbridge.migration.config import connect_endpoint, load_config
-
-        source = connect_endpoint(load_config(args.config).source, section="source")
-    else:
-        if not args.source:
-            raise ob.ConfigurationError("export needs --from NAME (with --option KEY=VALUE) or --config FILE")
-        values = _parse_options(args.option or [], args.source)
-        source = ob.get_backend(args.source).configure(values, where="--option", from_python=False)
+    source = _export_source(args)
     display = None
-    written = failed = 0
+    written = 0
+    failures: list[ob.InvalidOrder] = []
     try:
         # Before the output file is opened: a site that is not ready costs one line, not an empty file.
         preflight(source=source)
         total = source.count_orders() if ob.Capability.READ in source.capabilities else None
-        display = ProgressDisplay("exporting") if not args.quiet else None
+        display = ProgressDisplay("exporting") if not (args.quiet or args.json) else None
         with open(args.to, "w", encoding="utf-8") as out:
             for record in source.iter_records():
                 if isinstance(record, ob.InvalidOrder):
-                    failed += 1
-                    print(f"orderbridge: skipped a bad order: {record}", file=sys.stderr)
+                    failures.append(record)
+                    _say(display, f"orderbridge: skipped a bad order: {record}")
                     continue
                 out.write(ob.order_to_json(record) + "\n")
                 written += 1
                 if display:
-                    display.update(written + failed, total)
+                    display.update(written + len(failures), total)
     finally:
         if display:
             display.close()
         source.close()
-    print(
-        f"exported {written} order(s) to {args.to}" + (f"; {failed} bad order(s) skipped" if failed else "")
-    )
-    return 0 if failed == 0 else 1
+    _print_export_outcome(args, written, failures)
+    return EXIT_OK if not failures else EXIT_FAILURES
+
+
+def _say(display: Any, text: str) -> None:
+    """A line on stderr that does not share the progress bar's line."""
+    if display is not None:
+        display.message(text)
+    else:
+        print(text, file=sys.stderr)
+
+
+def _print_export_outcome(args: argparse.Namespace, written: int, failures: list[ob.InvalidOrder]) -> None:
+    if args.json:
+        bad = [{"order": f.order, "field": f.field, "message": f.message} for f in failures]
+        print(jsonutil.dumps({"to": args.to, "exported": written, "failed": len(failures), "failures": bad}))
+        return
+    skipped = f"; {len(failures)} bad order(s) skipped" if failures else ""
+    print(f"exported {written} order(s) to {args.to}{skipped}")
 
 
 # ---------------------------------------------------------------- sandbox
@@ -663,6 +752,27 @@ def _with_common_flags(subparsers: Any, common: argparse.ArgumentParser) -> None
     subparsers.add_parser = functools.partial(subparsers.add_parser, parents=[common])
 
 
+def _id_list(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",")]
+    if not all(ids):
+        raise argparse.ArgumentTypeError(f"expected source ids separated by commas, got {text!r}")
+    return ids
+
+
+def _add_selection_flags(parser: argparse.ArgumentParser) -> None:
+    """Which source orders a command takes (each overrides the same key of ``[run]``)."""
+    parser.add_argument("--limit", type=_COUNT, help="take only the first N orders (a trial run)")
+    parser.add_argument("--since", help="only orders created at or after this date/datetime (ISO 8601)")
+    parser.add_argument("--until", help="only orders created before this date/datetime (ISO 8601)")
+    parser.add_argument(
+        "--ids",
+        type=_id_list,
+        action="append",
+        metavar="ID[,ID...]",
+        help="only these source order ids (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``orderbridge`` command."""
     parser = argparse.ArgumentParser(
@@ -692,8 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="the run configuration (TOML)")
     p.add_argument("--dry-run", action="store_true", help="read, translate and resolve; write nothing")
     p.add_argument("--mode", choices=["skip", "update"], help="what to do with orders already migrated")
-    p.add_argument("--limit", type=_COUNT, help="take only the first N orders (a trial run)")
-    p.add_argument("--since", help="only orders created at or after this date/datetime (ISO 8601)")
+    _add_selection_flags(p)
     p.add_argument(
         "--workers", type=_COUNT, help="orders written at once, fixed (default: adapted to the target, 1-32)"
     )
@@ -713,6 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="mapping tables from this references.toml (a dry run's filled template; overrides [run])",
     )
+    p.add_argument("--json", action="store_true", help="print the report as JSON (nothing else on stdout)")
     p.add_argument(
         "--repair",
         action="store_true",
@@ -720,8 +830,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_migrate)
 
+    p = sub.add_parser(
+        "check", help="validate a run configuration and check both sites read-only (writes nothing)"
+    )
+    p.add_argument("--config", required=True, help="the run configuration (TOML)")
+    p.add_argument(
+        "--references",
+        metavar="FILE",
+        help="mapping tables from this references.toml (as the migration will use)",
+    )
+    p.add_argument("--mode", choices=["skip", "update"], help="check the target can write in this mode")
+    p.add_argument("--state", help="state file (overrides the configuration)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_check)
+
     p = sub.add_parser("verify", help="compare migrated orders on both sides")
     p.add_argument("--config", required=True, help="the run configuration (TOML) of the migration")
+    _add_selection_flags(p)
     p.add_argument("--workers", type=_COUNT, help="parallel readers")
     p.add_argument(
         "--references",
@@ -750,6 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="take the source from this run configuration's [source]")
     p.add_argument("--to", required=True, metavar="FILE.jsonl", help="output file")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON (nothing else on stdout)")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("demo", help="migrate 500 orders between two local WebinOne sites, verify, report")
@@ -815,12 +941,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         print("orderbridge: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (ob.OrderbridgeError, OSError, ValueError) as exc:
         if args.debug:
             raise
         print(f"orderbridge: error: {exc}", file=sys.stderr)
-        return 1
+        return exit_status_of(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

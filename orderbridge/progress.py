@@ -1,10 +1,13 @@
 """Progress display for the command line: a bar on a terminal, log lines otherwise.
 
-Used by the CLI only (importing :mod:`orderbridge` does not load it).
+Used by the CLI only (importing :mod:`orderbridge` does not load it). On a
+terminal, log lines and :meth:`ProgressDisplay.message` lines clear the bar,
+take a line of their own, and the bar is drawn again below them.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -36,8 +39,33 @@ class ProgressDisplay:
         self.interval = interval if not self.tty else 0.1
         self.started = time.monotonic()
         self._last = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._drawn = False
+        self._text = ""
+        self._swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+        if self.tty:
+            self._take_over_logging()
+
+    def _take_over_logging(self) -> None:
+        """Route the root logger's handlers that write to our stream around the bar."""
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
+                self._swapped.append((handler, handler.setStream(_AroundBar(self))))
+
+    def message(self, text: str) -> None:
+        """Write ``text`` as a line of its own (above the bar on a terminal)."""
+        self._write_around(text + "\n")
+
+    def _write_around(self, text: str) -> None:
+        with self._lock:
+            if self._drawn:
+                self.stream.write("\r\x1b[2K")
+            self.stream.write(text)
+            # A whole line gets the bar back below it; a partial one waits for the next update.
+            self._drawn = self._drawn and text.endswith("\n")
+            if self._drawn:
+                self.stream.write(self._text)
+            self.stream.flush()
 
     def line(self, done: int, total: int | None, extra: str = "") -> str:
         """The text shown for ``done`` of ``total``."""
@@ -72,6 +100,7 @@ class ProgressDisplay:
             if self.tty:
                 self.stream.write("\r\x1b[2K" + text)
                 self._drawn = True
+                self._text = text
             else:
                 self.stream.write(text + "\n")
             self.stream.flush()
@@ -88,8 +117,26 @@ class ProgressDisplay:
         return callback
 
     def close(self) -> None:
-        """End the bar's line."""
+        """End the bar's line and give the log handlers their stream back."""
         with self._lock:
+            for handler, stream in self._swapped:
+                handler.setStream(stream)
+            self._swapped.clear()
             if self.tty and self._drawn:
                 self.stream.write("\n")
                 self.stream.flush()
+                self._drawn = False
+
+
+class _AroundBar:
+    """The stream a log handler writes to while the bar is shown: each line goes above the bar."""
+
+    def __init__(self, display: ProgressDisplay) -> None:
+        self._display = display
+
+    def write(self, text: str) -> int:
+        self._display._write_around(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._display.stream.flush()

@@ -52,16 +52,16 @@ def test_convert_reads_a_json_array_and_a_pretty_object(
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "status"),
     [
-        (["convert", "--from", "magento", "--to", "jsonl"], "no backend named 'magento'"),
-        (["convert", "--from", "canonical", "--to", "jsonl", "/nonexistent/file.json"], "No such file"),
+        (["convert", "--from", "magento", "--to", "jsonl"], "no backend named 'magento'", 2),
+        (["convert", "--from", "canonical", "--to", "jsonl", "/nonexistent/file.json"], "No such file", 1),
     ],
 )
 def test_errors_print_one_line_and_exit_non_zero(
-    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    args: list[str], message: str, status: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(args) == 1
+    assert main(args) == status
     err = capsys.readouterr().err.strip()
     assert err.startswith("orderbridge: error:") and message in err
     assert "Traceback" not in err and len(err.splitlines()) == 1

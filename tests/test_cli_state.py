@@ -85,7 +85,7 @@ def test_a_state_of_other_endpoints_is_refused_in_one_line(
     assert main(["migrate", "--config", str(config)]) == 0
     config.write_text(CONFIG.replace("target.jsonl", "elsewhere.jsonl"))
     capsys.readouterr()
-    assert main(["migrate", "--config", str(config)]) == 1
+    assert main(["migrate", "--config", str(config)]) == 2  # a configuration error
     assert "belongs to a run from" in _one_line_error(capsys)
     assert not (config.parent / "elsewhere.jsonl").exists()
 

@@ -185,8 +185,15 @@ def test_ctrl_c_finishes_in_flight_orders_and_says_how_to_resume(tmp_path: Path)
         sites.new_server.faults = Faults(latency=0.02, exempt_paths=frozenset({TOKEN_PATH}))
         config = sites.write_config(tmp_path / "run.toml", workers=4)
         command = [sys.executable, "-m", "orderbridge.cli", "migrate", "--config", str(config)]
+        # A shell's background job inherits SIGINT ignored, and Python then keeps it ignored: give
+        # the child the default disposition so that it gets the KeyboardInterrupt a terminal would send.
         proc = subprocess.Popen(
-            command, env=sites.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command,
+            env=sites.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 30
         while sites.new.order_count() < 10 and time.monotonic() < deadline:

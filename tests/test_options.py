@@ -168,13 +168,13 @@ def test_export_with_allow_http_false_to_a_remote_http_url_is_refused_before_any
             "--option", "base_url=http://shop.example.com", "--option", "token_env=OB_TOKEN"]  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OB_TOKEN", CANARY)
-        assert main([*args, "--option", "allow_http=false"]) == 1
+        assert main([*args, "--option", "allow_http=false"]) == 2  # a configuration error
         err = capsys.readouterr().err
         assert "plain http is refused for shop.example.com" in err
-        assert main([*args, "--option", "allow_http=banana"]) == 1
+        assert main([*args, "--option", "allow_http=banana"]) == 2
         err = capsys.readouterr().err
         assert "--option allow_http: 'banana' is not a boolean" in err and err.count("\n") == 1
-        assert main([*args, "--option", "per_page=50"]) == 1
+        assert main([*args, "--option", "per_page=50"]) == 2
         assert "--option per_page: unknown option; did you mean page_size?" in capsys.readouterr().err
     assert len(responses.calls) == 0 and not (tmp_path / "out.jsonl").exists()
 

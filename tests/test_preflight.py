@@ -159,10 +159,33 @@ def test_a_mapped_status_id_that_cannot_be_one_fails_before_any_order_is_read(
     for name, value in sites.env().items():
         monkeypatch.setenv(name, value)
     code, line, _ = _run(config, capsys, "--dry-run")
-    assert code == 1
+    assert code == 2  # a configuration error
     assert line == (
         "orderbridge: error: [references.status] 'Paid' = 'paid-2041': webinone-v2 takes StatusId as "
         "an integer id, and this value can never be one"
     )
     assert len(sites.new.requests_log) == 0  # the target's tables are checked before its first request
     assert all(r.query.get("limit") == "1" for r in sites.old.requests_log if r.path == "/api/v1/orders")
+
+
+def test_check_reads_both_sites_and_writes_nothing(
+    sites: Sites, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = sites.write_config(tmp_path / "run.toml")
+    for name, value in sites.env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ready to migrate") and "40 order(s) listed" in out, out
+    assert all(r.method == "GET" or r.path.endswith("/oauth/token") for r in sites.new.requests_log)
+    assert sites.new.order_count() == 0 and not (tmp_path / "state.sqlite").exists()
+
+    monkeypatch.setenv("E2E_NEW_SECRET", "wrong")
+    assert main(["check", "--config", str(config)]) == 1  # a site that is not ready
+    assert "the target" in capsys.readouterr().err
+
+    monkeypatch.setenv("E2E_NEW_SECRET", sites.env()["E2E_NEW_SECRET"])
+    paid = sites.tables()["status"]["Paid"]
+    config.write_text(config.read_text().replace(f'"Paid" = "{paid}"', '"Paid" = "999999"'))
+    assert main(["check", "--config", str(config)]) == 2  # mapped to an id the new site does not list
+    assert "'Paid' = '999999'" in capsys.readouterr().err

@@ -73,6 +73,7 @@ def test_the_documented_v1_to_v2_rehearsal(
         "orderbridge sandbox serve --site old=webinone:200 --site new=webinone:0",
         "orderbridge migrate --config run.toml --dry-run",
         "orderbridge migrate --config run.toml --dry-run --references references.toml",
+        "orderbridge check --config run.toml --references references.toml",
         "orderbridge migrate --config run.toml --references references.toml",
         "orderbridge verify --config run.toml --references references.toml",
     ):
@@ -100,8 +101,10 @@ def test_the_documented_v1_to_v2_rehearsal(
     assert _fill(template) == sum(len(table) for table in kinds.values())
     assert main(["migrate", "--config", "run.toml", "--dry-run", "--references", "references.toml"]) == 0
 
-    # 4. The real run, then verify.
+    # 4. The check, the real run, then verify.
     capsys.readouterr()
+    assert main(["check", "--config", "run.toml", "--references", "references.toml"]) == 0
+    assert capsys.readouterr().out.startswith("ready to migrate")
     assert main(["migrate", "--config", "run.toml", "--references", "references.toml"]) == 0
     assert "read 200, written 200," in capsys.readouterr().out
     assert main(["verify", "--config", "run.toml", "--references", "references.toml"]) == 0

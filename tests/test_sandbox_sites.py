@@ -54,7 +54,7 @@ def test_a_malformed_site_is_a_usage_error(
 def test_a_repeated_or_mixed_name_is_an_error_not_one_silent_site(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["sandbox", "serve", *argv]) == 1
+    assert main(["sandbox", "serve", *argv]) == 2  # a usage error
     assert message in capsys.readouterr().err
 
 
