@@ -39,6 +39,19 @@ EXIT_INTERRUPTED = 130
 """Interrupted (Ctrl-C); the orders in flight were finished first."""
 
 
+EXIT_BROKEN_PIPE = 141
+"""stdout's reader closed the pipe (``orderbridge backends | head -1``): 128 + SIGPIPE, as a shell shows."""
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail on the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def exit_status_of(exc: BaseException) -> int:
     """The exit status for an error that ended a command (:data:`EXIT_USAGE` or :data:`EXIT_FAILURES`)."""
     from orderbridge.migration.state import StateDamaged, StateLocked
@@ -942,6 +955,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("orderbridge: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`, `| grep -q`): stop quietly, as a tool killed by SIGPIPE.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (ob.OrderbridgeError, OSError, ValueError) as exc:
         if args.debug:
             raise

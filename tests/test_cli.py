@@ -155,3 +155,21 @@ def test_numbers_on_the_command_line_are_validated(
         main(argv)
     assert exit_.value.code == 2
     assert says in capsys.readouterr().err
+
+
+def test_a_closed_pipe_on_stdout_ends_quietly_with_status_141() -> None:
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte is written: every write fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "orderbridge", "backends"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and result.stderr == "", result.stderr
