@@ -198,11 +198,15 @@ def _obj(value: Any, where: str) -> dict[str, Any]:
     raise InvalidOrder(f"must be an object or null, got {_kind(value)}", field=where)
 
 
-def _id_out(value: str | None, quoted: Any, path: str | Callable[[], str]) -> int | str | None:
-    """An id as the wire writes it: an integer, unless it is not one or was sent as text."""
+def _id_out(value: str | None, quoted: frozenset[str], where: str, key: str) -> int | str | None:
+    """An id as the wire writes it: an integer, unless it is not one or was sent as text.
+
+    The path (``where`` and ``key``, spelt as the reader remembered them) is built only
+    when the document remembered ids sent as text.
+    """
     if value is None:
         return None
-    if quoted and (path() if callable(path) else path) in quoted:
+    if quoted and _at(where, key) in quoted:
         return value
     return int(value) if _INT.match(value) else value
 
@@ -589,11 +593,11 @@ class _Writer:
         self.quoted = frozenset(ex.get("quoted", ()))
         self.times: Mapping[str, str] = ex.get("times") or _EMPTY
 
-    def time(self, value: datetime | None, path: str) -> str | None:
+    def time(self, value: datetime | None, where: str, key: str) -> str | None:
         if value is None:
             return None
         if self.times:
-            raw = self.times.get(path)
+            raw = self.times.get(_at(where, key))
             if raw is not None:
                 try:
                     if _parse_time(raw, self.version, self.zone) == value:
@@ -671,23 +675,23 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
     if "StatusId" in raw:
         status_id = raw["StatusId"]
     else:
-        status_id = _id_out(status.remote_id if status is not None else None, quoted, "StatusId")
+        status_id = _id_out(status.remote_id if status is not None else None, quoted, "", "StatusId")
     status_key = "StatusShort" if v2 else "Status"
     status_doc = (
         None
         if status is None or status_key in nulls
-        else {"Id": _id_out(status.remote_id, quoted, f"{status_key}.Id"), "Name": status.name}
+        else {"Id": _id_out(status.remote_id, quoted, status_key, "Id"), "Name": status.name}
     )
     customer = order.customer
     if "MemberId" in raw:
         member_id = raw["MemberId"]
     else:
-        member_id = _id_out(customer.remote_id if customer is not None else None, quoted, "MemberId")
+        member_id = _id_out(customer.remote_id if customer is not None else None, quoted, "", "MemberId")
     member_doc = (
         None
         if customer is None or "Member" in nulls
         else {
-            "Id": _id_out(customer.remote_id, quoted, "Member.Id"),
+            "Id": _id_out(customer.remote_id, quoted, "Member", "Id"),
             "Email": customer.email,
             "FirstName": customer.first_name,
             "LastName": customer.last_name,
@@ -727,10 +731,10 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
         else [_write_payment(w, pay, i, own) for i, pay in enumerate(order.payments)]
     )
     groups_doc = None if "CustomCrmGroups" in nulls else {g: dict(f) for g, f in order.custom_fields.items()}
-    order_id = _id_out(order.source.remote_id, quoted, "Id") if own and order.source is not None else None
+    order_id = _id_out(order.source.remote_id, quoted, "", "Id") if own and order.source is not None else None
     payment_state = order.payment_state.value if order.payment_state is not None else None
-    number = _id_out(order.number, quoted, "InvoiceNumber")
-    parent = _id_out(order.parent_order_ref, quoted, "MainOrderId")
+    number = _id_out(order.number, quoted, "", "InvoiceNumber")
+    parent = _id_out(order.parent_order_ref, quoted, "", "MainOrderId")
 
     doc: dict[str, Any]
     if v2:
@@ -740,7 +744,7 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
             "CurrencyCountry": currency_country,
             "Currency": currency,
             "Country": country,
-            "InvoiceDate": w.time(order.invoiced_at, "InvoiceDate"),
+            "InvoiceDate": w.time(order.invoiced_at, "", "InvoiceDate"),
             "InvoiceNumber": number,
             "IsDeleted": order.is_deleted,
             "IsRecurring": order.is_recurring,
@@ -750,7 +754,7 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
             "PaymentState": payment_state,
             "StatusId": status_id,
             "TotalCost": order.total,
-            "CreatedDateTime": w.time(order.created_at, "CreatedDateTime"),
+            "CreatedDateTime": w.time(order.created_at, "", "CreatedDateTime"),
             "HasSubscriptions": order.has_subscriptions,
             "HasPaidSubscription": order.has_paid_subscription,
             "TrackingURL": order.tracking_url,
@@ -774,13 +778,13 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
             "AWBNumber": order.tracking_number,
             "AmountPaid": order.amount_paid,
             "AmountPending": order.amount_pending,
-            "CreatedDateTime": w.time(order.created_at, "CreatedDateTime"),
+            "CreatedDateTime": w.time(order.created_at, "", "CreatedDateTime"),
             "CurrencyCountry": currency_country,
             "Currency": currency,
             "Country": country,
             "HasPaidSubscription": order.has_paid_subscription,
             "HasSubscriptions": order.has_subscriptions,
-            "InvoiceDate": w.time(order.invoiced_at, "InvoiceDate"),
+            "InvoiceDate": w.time(order.invoiced_at, "", "InvoiceDate"),
             "InvoiceNumber": number,
             "IsRecurring": order.is_recurring,
             "MainOrderId": parent,
@@ -822,16 +826,17 @@ def _write_line(w: _Writer, line: OrderLine, index: int, own: bool) -> dict[str,
     lx: Mapping[str, Any] = line.extras.get(w.version) or _EMPTY
     quoted = w.quoted
     where = f"OrderLines[{index}]" if quoted else ""
-    if "Attributes" in lx and lx["Attributes"] is None and not line.attributes:
-        attributes: list[dict[str, Any]] | None = None
-    else:
+    attributes: list[dict[str, Any]] | None
+    if line.attributes:
         attributes = [
             _write_attribute(w, a, f"{where}.Attributes[{i}]") for i, a in enumerate(line.attributes)
         ]
+    else:  # most lines have none: no comprehension to set up
+        attributes = None if "Attributes" in lx and lx["Attributes"] is None else []
     doc = {
-        "Id": _id_out(line.remote_id, quoted, f"{where}.Id") if own else None,
+        "Id": _id_out(line.remote_id, quoted, where, "Id") if own else None,
         "EntityType": lx.get("EntityType"),
-        "ProductId": _id_out(line.product_ref, quoted, f"{where}.ProductId"),
+        "ProductId": _id_out(line.product_ref, quoted, where, "ProductId"),
         "ModuleId": lx.get("ModuleId"),
         "ProductName": line.product_name,
         "Quantity": line.quantity,
@@ -854,7 +859,7 @@ def _write_attribute(w: _Writer, attribute: AttributeSelection, where: str) -> d
     if quoted:
         options = [int(o) if f"{where}.OptionsIds[{i}]#int" in quoted else o for i, o in enumerate(options)]
     return {
-        "AttributeId": _id_out(attribute.attribute_id, quoted, f"{where}.AttributeId"),
+        "AttributeId": _id_out(attribute.attribute_id, quoted, where, "AttributeId"),
         "OptionsIds": options,
     }
 
@@ -864,8 +869,8 @@ def _write_payment(w: _Writer, pay: Payment, index: int, own: bool) -> dict[str,
     where = f"Payments[{index}]" if (w.quoted or w.times) else ""
     gateway: Any = pay.gateway
     payment_type = pay.payment_type.value if pay.payment_type is not None else None
-    pay_id = _id_out(pay.remote_id, w.quoted, f"{where}.Id") if own else None
-    created = w.time(pay.created_at, f"{where}.CreatedDateTime")
+    pay_id = _id_out(pay.remote_id, w.quoted, where, "Id") if own else None
+    created = w.time(pay.created_at, where, "CreatedDateTime")
     if w.version == V2:
         doc = {
             "Id": pay_id,
