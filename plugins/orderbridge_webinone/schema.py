@@ -12,6 +12,10 @@ Amounts are left untyped (:data:`Amount`): msgspec's ``Decimal`` would accept
 text and floats, which an exact amount must refuse; the translation checks
 them. Timestamps stay text (their spelling is remembered). Custom CRM groups
 are checked by the translation too, so their errors name group and field.
+
+The structs are not tracked by the garbage collector (``gc=False``): they hold
+only parsed JSON and each other, which cannot form a cycle, and live for one
+translation.
 """
 
 from __future__ import annotations
@@ -50,14 +54,14 @@ Amount: TypeAlias = Any
 """An amount or quantity: checked by the translation (``int`` or finite ``Decimal`` only)."""
 
 
-class StatusPart(msgspec.Struct):
+class StatusPart(msgspec.Struct, gc=False):
     """``StatusShort`` (v2) / ``Status`` (v1)."""
 
     Id: Ident = None
     Name: Text = None
 
 
-class MemberPart(msgspec.Struct):
+class MemberPart(msgspec.Struct, gc=False):
     """``Member``."""
 
     Id: Ident = None
@@ -66,28 +70,28 @@ class MemberPart(msgspec.Struct):
     LastName: Text = None
 
 
-class DiscountPart(msgspec.Struct):
+class DiscountPart(msgspec.Struct, gc=False):
     """``Discount``."""
 
     Code: Text = None
     Cost: Amount = None
 
 
-class VoucherPart(msgspec.Struct):
+class VoucherPart(msgspec.Struct, gc=False):
     """``GiftVoucher``."""
 
     Name: Text = None
     Cost: Amount = None
 
 
-class TaxPart(msgspec.Struct):
+class TaxPart(msgspec.Struct, gc=False):
     """``Tax``."""
 
     Code: Text = None
     Rate: Amount = None
 
 
-class ShippingPart(msgspec.Struct):
+class ShippingPart(msgspec.Struct, gc=False):
     """``ShippingInfo``: the shipping option and the shipping address."""
 
     Name: Text = None
@@ -99,14 +103,14 @@ class ShippingPart(msgspec.Struct):
     Country: Text = None
 
 
-class AttributePart(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AttributePart(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     """One of a line's ``Attributes``: nothing but ids, so a key not on the page is an error."""
 
     AttributeId: Ident = None
     OptionsIds: list[int | str]
 
 
-class LinePart(msgspec.Struct):
+class LinePart(msgspec.Struct, gc=False):
     """One of ``OrderLines``."""
 
     Id: Ident = None
@@ -123,7 +127,7 @@ class LinePart(msgspec.Struct):
     Attributes: list[AttributePart] | None = None
 
 
-class PaymentPart(msgspec.Struct):
+class PaymentPart(msgspec.Struct, gc=False):
     """One of ``Payments`` (``PaymentGatewayType``: a name in v2, a number in v1)."""
 
     Id: Ident = None
@@ -138,7 +142,7 @@ class PaymentPart(msgspec.Struct):
     CreatedDateTime: Text = None
 
 
-class _Document(msgspec.Struct):
+class _Document(msgspec.Struct, gc=False):
     """The keys both API versions share."""
 
     Id: Ident = None
@@ -172,7 +176,7 @@ class _Document(msgspec.Struct):
     CustomCrmGroups: Any = None
 
 
-class V2Document(_Document):
+class V2Document(_Document, gc=False):
     """A v2 (admin API) order document."""
 
     IsDeleted: Flag = None
@@ -180,7 +184,7 @@ class V2Document(_Document):
     StatusShort: StatusPart | None = None
 
 
-class V1Document(_Document):
+class V1Document(_Document, gc=False):
     """A v1 (legacy API) order document."""
 
     TrackingUrl: Text = None

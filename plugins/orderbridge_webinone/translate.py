@@ -137,10 +137,14 @@ _PART_KNOWN: Final = {
     "Tax": frozenset({"Code", "Rate"}),
     "ShippingInfo": frozenset({"Name", "Cost", "Address", "City", "State", "Zipcode", "Country"}),
 }
-_ATTR_KNOWN = frozenset({"AttributeId", "OptionsIds"})
+_MEMBER_KNOWN = _PART_KNOWN["Member"]
+_SHIPPING_KNOWN = _PART_KNOWN["ShippingInfo"]
 
 # Canonical field -> wire key, to name the wire field when the model refuses a value.
 _ORDER_FIELD_TO_WIRE: Final = {
+    "total": "TotalCost",
+    "amount_paid": "AmountPaid",
+    "amount_pending": "AmountPending",
     "currency": "Currency",
     "country": "Country",
     "custom_fields": "CustomCrmGroups",
@@ -261,9 +265,10 @@ class _Reader:
         return result
 
     def unknown(self, obj: Mapping[str, Any], known: frozenset[str], part: str, into: dict[str, Any]) -> None:
-        """Keep the keys of ``obj`` (a part of the parsed document) that are not on the page."""
-        if obj.keys() <= known:
-            return
+        """Keep the keys of ``obj`` (a part of the parsed document) that are not on the page.
+
+        Callers test ``obj.keys() <= known`` first (no call in the common case).
+        """
         extra = {k: v for k, v in obj.items() if k not in known}
         into.setdefault("unknown", {})[part] = extra
 
@@ -307,7 +312,8 @@ def _read_asset(
         code, amount = part.Name, _dec(part.Cost, key, "Cost")
     else:
         code, amount = part.Code, _dec(part.Cost, key, "Cost")
-    r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
+    if not doc[key].keys() <= _PART_KNOWN[key]:
+        r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
     if code is None and amount is not None and amount == 0:
         return None
     return code, amount
@@ -342,7 +348,8 @@ def _read_status(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) ->
     nested_id = r.id(part.Id, key, "Id")
     if status_id != nested_id:
         r.raw["StatusId"] = doc.get("StatusId")
-    r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
+    if not doc[key].keys() <= _PART_KNOWN[key]:
+        r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
     return OrderStatus(name=part.Name, remote_id=nested_id)
 
 
@@ -358,7 +365,8 @@ def _read_member(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) ->
     nested_id = r.id(part.Id, "Member", "Id")
     if member_id != nested_id:
         r.raw["MemberId"] = doc.get("MemberId")
-    r.unknown(doc["Member"], _PART_KNOWN["Member"], "Member", r.ex)
+    if not doc["Member"].keys() <= _MEMBER_KNOWN:
+        r.unknown(doc["Member"], _MEMBER_KNOWN, "Member", r.ex)
     return Customer(remote_id=nested_id, email=part.Email, first_name=part.FirstName, last_name=part.LastName)
 
 
@@ -386,7 +394,8 @@ def _read_shipping(
             postal_code=part.Zipcode,
             country=part.Country,
         )
-    r.unknown(doc["ShippingInfo"], _PART_KNOWN["ShippingInfo"], "ShippingInfo", r.ex)
+    if not doc["ShippingInfo"].keys() <= _SHIPPING_KNOWN:
+        r.unknown(doc["ShippingInfo"], _SHIPPING_KNOWN, "ShippingInfo", r.ex)
     return shipping, address
 
 
@@ -448,7 +457,8 @@ def _read(doc: dict[str, Any], version: str, zone: tzinfo) -> Order:
         "payments": payments,
         "custom_fields": custom,
     }
-    r.unknown(doc, _KNOWN[version], "", r.ex)
+    if not doc.keys() <= _KNOWN[version]:
+        r.unknown(doc, _KNOWN[version], "", r.ex)
     return _order(s, order_id, values, r)
 
 
@@ -501,11 +511,20 @@ def _read_line(r: _Reader, line: LinePart, item: dict[str, Any], index: int) -> 
         lx["EntityType"] = line.EntityType
     if line.ModuleId is not None:
         lx["ModuleId"] = line.ModuleId
-    quantity = _dec(line.Quantity, where, "Quantity")
-    if quantity is None:
-        raise _bad(where, "Quantity", "a number", None)
-    if line.UnitPrice is None:  # a line always has a price; without one it fails at the target
-        raise _bad(where, "UnitPrice", "a number", None)
+    # A Decimal amount needs no call: the model refuses one that is not finite, naming the field.
+    quantity, unit_price, total_price, tax_rate = line.Quantity, line.UnitPrice, line.TotalPrice, line.TaxRate
+    if type(quantity) is not Decimal:
+        quantity = _dec(quantity, where, "Quantity")
+        if quantity is None:
+            raise _bad(where, "Quantity", "a number", None)
+    if type(unit_price) is not Decimal:
+        if unit_price is None:  # a line always has a price; without one it fails at the target
+            raise _bad(where, "UnitPrice", "a number", None)
+        unit_price = _dec(unit_price, where, "UnitPrice")
+    if type(total_price) is not Decimal:
+        total_price = _dec(total_price, where, "TotalPrice")
+    if type(tax_rate) is not Decimal:
+        tax_rate = _dec(tax_rate, where, "TaxRate")
     attributes: tuple[AttributeSelection, ...] = ()
     if line.Attributes is None:
         lx["Attributes"] = None  # remembered: null, not []
@@ -513,22 +532,24 @@ def _read_line(r: _Reader, line: LinePart, item: dict[str, Any], index: int) -> 
         attributes = tuple(
             [_read_attribute(r, a, f"{where}.Attributes[{i}]") for i, a in enumerate(line.Attributes)]
         )
-    r.unknown(item, _LINE_KNOWN, "", lx)
-    values: dict[str, Any] = {
-        "remote_id": r.id(line.Id, where, "Id"),
-        "product_ref": r.id(line.ProductId, where, "ProductId"),
-        "product_name": line.ProductName,
-        "quantity": quantity,
-        "unit_price": _dec(line.UnitPrice, where, "UnitPrice"),
-        "total_price": _dec(line.TotalPrice, where, "TotalPrice"),
-        "tax_rate": _dec(line.TaxRate, where, "TaxRate"),
-        "attributes": attributes,
-        "is_download": line.IsDownload,
-        "file_name": line.FileName,
-        "extras": {r.version: lx} if lx else {},
-    }
+    if not item.keys() <= _LINE_KNOWN:
+        r.unknown(item, _LINE_KNOWN, "", lx)
+    line_id = r.id(line.Id, where, "Id")
+    product_id = r.id(line.ProductId, where, "ProductId")
     try:
-        return OrderLine(**values)
+        return OrderLine(
+            remote_id=line_id,
+            product_ref=product_id,
+            product_name=line.ProductName,
+            quantity=quantity,
+            unit_price=unit_price,
+            total_price=total_price,
+            tax_rate=tax_rate,
+            attributes=attributes,
+            is_download=line.IsDownload,
+            file_name=line.FileName,
+            extras={r.version: lx} if lx else {},
+        )
     except InvalidOrder as exc:
         raise _rename(exc, _LINE_FIELD_TO_WIRE, where) from None
 
@@ -561,22 +582,29 @@ def _read_payment(r: _Reader, pay: PaymentPart, item: dict[str, Any], index: int
         gateway = number
         if r.version == V1 and gateway is not None:
             px["gateway_text"] = True  # v1 normally sends a number
-    r.unknown(item, _PAYMENT_KNOWN, "", px)
-    values: dict[str, Any] = {
-        "remote_id": r.id(pay.Id, where, "Id"),
-        "amount": _dec(pay.Amount, where, "Amount"),
-        "amount_captured": _dec(pay.AmountCaptured, where, "AmountCaptured"),
-        "status": pay.Status,
-        "payment_type": pay.PaymentType,
-        "gateway": gateway,
-        "gateway_reason": pay.GatewayReason,
-        "transaction_id": pay.TransactionId,
-        "notes": pay.Notes,
-        "created_at": r.time(pay.CreatedDateTime, where, "CreatedDateTime"),
-        "extras": {r.version: px} if px else {},
-    }
+    if not item.keys() <= _PAYMENT_KNOWN:
+        r.unknown(item, _PAYMENT_KNOWN, "", px)
+    amount, captured = pay.Amount, pay.AmountCaptured
+    if type(amount) is not Decimal:  # a Decimal needs no call (the model checks it is finite)
+        amount = _dec(amount, where, "Amount")
+    if type(captured) is not Decimal:
+        captured = _dec(captured, where, "AmountCaptured")
+    pay_id = r.id(pay.Id, where, "Id")
+    created = r.time(pay.CreatedDateTime, where, "CreatedDateTime")
     try:
-        return Payment(**values)
+        return Payment(
+            remote_id=pay_id,
+            amount=amount,
+            amount_captured=captured,
+            status=pay.Status,
+            payment_type=pay.PaymentType,
+            gateway=gateway,
+            gateway_reason=pay.GatewayReason,
+            transaction_id=pay.TransactionId,
+            notes=pay.Notes,
+            created_at=created,
+            extras={r.version: px} if px else {},
+        )
     except InvalidOrder as exc:
         raise _rename(exc, _PAYMENT_FIELD_TO_WIRE, where) from None
 

@@ -385,3 +385,26 @@ def test_a_mapping_that_is_not_a_dict_reads_as_a_dict() -> None:
 
     doc = real_v2_doc()
     assert WebinOneV2.to_canonical(MappingProxyType(doc)) == WebinOneV2.to_canonical(doc)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"TotalCost": Decimal("1e20")}, "TotalCost"),  # out of range for an amount (the model's check)
+        ({"AmountPaid": Decimal("1e20")}, "AmountPaid"),
+        ({"AmountPending": Decimal("NaN")}, "AmountPending"),
+    ],
+)
+def test_amounts_the_model_refuses_name_the_wire_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ob.InvalidOrder) as info:
+        WebinOneV2.to_canonical(real_v2_doc(**change))
+    assert (info.value.order, info.value.field) == ("812", field)
+
+
+@pytest.mark.parametrize("key", ["Quantity", "UnitPrice", "TotalPrice", "TaxRate"])
+def test_line_amounts_that_are_not_finite_name_the_wire_field(key: str) -> None:
+    doc = real_v2_doc()
+    doc["OrderLines"][1][key] = Decimal("NaN")
+    with pytest.raises(ob.InvalidOrder) as info:
+        WebinOneV2.to_canonical(doc)
+    assert info.value.field == f"OrderLines[1].{key}"
