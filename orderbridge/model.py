@@ -447,55 +447,52 @@ def _tax_target(value: Any) -> Any:
     return _to_member(TaxTarget, value)
 
 
-def _strs(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
+# The tuple fields' converters: typed for mypy (its attrs plugin takes __init__'s parameter
+# types from them), the builtin ``tuple`` at run time (a C call, not a Python one).
+if TYPE_CHECKING:
 
+    def _strs(value: Iterable[str]) -> tuple[str, ...]: ...
 
-def _attribute_selections(value: Iterable[AttributeSelection]) -> tuple[AttributeSelection, ...]:
-    return tuple(value)
+    def _attribute_selections(value: Iterable[AttributeSelection]) -> tuple[AttributeSelection, ...]: ...
 
+    def _status_changes(value: Iterable[StatusChange]) -> tuple[StatusChange, ...]: ...
 
-def _status_changes(value: Iterable[StatusChange]) -> tuple[StatusChange, ...]:
-    return tuple(value)
+    def _discounts(value: Iterable[Discount]) -> tuple[Discount, ...]: ...
 
+    def _gift_vouchers(value: Iterable[GiftVoucher]) -> tuple[GiftVoucher, ...]: ...
 
-def _discounts(value: Iterable[Discount]) -> tuple[Discount, ...]:
-    return tuple(value)
+    def _taxes(value: Iterable[TaxLine]) -> tuple[TaxLine, ...]: ...
 
+    def _lines(value: Iterable[OrderLine]) -> tuple[OrderLine, ...]: ...
 
-def _gift_vouchers(value: Iterable[GiftVoucher]) -> tuple[GiftVoucher, ...]:
-    return tuple(value)
+    def _payments(value: Iterable[Payment]) -> tuple[Payment, ...]: ...
 
+    def _shipping_lines(value: Iterable[ShippingLine]) -> tuple[ShippingLine, ...]: ...
 
-def _taxes(value: Iterable[TaxLine]) -> tuple[TaxLine, ...]:
-    return tuple(value)
+    def _fees(value: Iterable[Fee]) -> tuple[Fee, ...]: ...
 
+    def _refund_lines(value: Iterable[RefundLine]) -> tuple[RefundLine, ...]: ...
 
-def _lines(value: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
-    return tuple(value)
+    def _refunds(value: Iterable[Refund]) -> tuple[Refund, ...]: ...
 
-
-def _payments(value: Iterable[Payment]) -> tuple[Payment, ...]:
-    return tuple(value)
-
-
-def _shipping_lines(value: Iterable[ShippingLine]) -> tuple[ShippingLine, ...]:
-    return tuple(value)
-
-
-def _fees(value: Iterable[Fee]) -> tuple[Fee, ...]:
-    return tuple(value)
-
-
-def _refund_lines(value: Iterable[RefundLine]) -> tuple[RefundLine, ...]:
-    return tuple(value)
-
-
-def _refunds(value: Iterable[Refund]) -> tuple[Refund, ...]:
-    return tuple(value)
+else:
+    _strs = tuple
+    _attribute_selections = tuple
+    _status_changes = tuple
+    _discounts = tuple
+    _gift_vouchers = tuple
+    _taxes = tuple
+    _lines = tuple
+    _payments = tuple
+    _shipping_lines = tuple
+    _fees = tuple
+    _refund_lines = tuple
+    _refunds = tuple
 
 
 def _meta_entries(value: Iterable[MetaEntry] | Mapping[str, Any]) -> tuple[MetaEntry, ...]:
+    if type(value) is tuple:
+        return value  # the common case, without the Mapping ABC's isinstance
     if isinstance(value, Mapping):  # a plain mapping, for convenience: its items in order
         return tuple(MetaEntry(key=key, value=item) for key, item in value.items())
     return tuple(value)

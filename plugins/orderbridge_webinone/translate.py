@@ -57,7 +57,18 @@ from orderbridge import (
     shares_ids,
 )
 
-from . import wire
+from . import schema, wire
+from .schema import (
+    AttributePart,
+    DiscountPart,
+    LinePart,
+    PaymentPart,
+    ShippingPart,
+    TaxPart,
+    V1Document,
+    V2Document,
+    VoucherPart,
+)
 
 __all__ = [
     "ID_SPACE",
@@ -126,10 +137,14 @@ _PART_KNOWN: Final = {
     "Tax": frozenset({"Code", "Rate"}),
     "ShippingInfo": frozenset({"Name", "Cost", "Address", "City", "State", "Zipcode", "Country"}),
 }
-_ATTR_KNOWN = frozenset({"AttributeId", "OptionsIds"})
+_MEMBER_KNOWN = _PART_KNOWN["Member"]
+_SHIPPING_KNOWN = _PART_KNOWN["ShippingInfo"]
 
 # Canonical field -> wire key, to name the wire field when the model refuses a value.
 _ORDER_FIELD_TO_WIRE: Final = {
+    "total": "TotalCost",
+    "amount_paid": "AmountPaid",
+    "amount_pending": "AmountPending",
     "currency": "Currency",
     "country": "Country",
     "custom_fields": "CustomCrmGroups",
@@ -163,22 +178,8 @@ def _bad(where: str, key: str, expected: str, value: Any) -> InvalidOrder:
     return InvalidOrder(f"must be {expected}, got {_kind(value)}", field=_at(where, key))
 
 
-def _str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is None or type(value) is str:
-        return value
-    raise _bad(where, key, "a string or null", value)
-
-
-def _bool(obj: Mapping[str, Any], key: str, where: str) -> bool | None:
-    value = obj.get(key)
-    if value is None or type(value) is bool:
-        return value
-    raise _bad(where, key, "true, false or null", value)
-
-
-def _dec(obj: Mapping[str, Any], key: str, where: str) -> Decimal | None:
-    value: Any = obj.get(key)
+def _dec(value: Any, where: str, key: str) -> Decimal | None:
+    """An amount of the document: an integer or a finite ``Decimal`` (never text or a float)."""
     kind = type(value)
     if kind is Decimal:
         if value.is_finite():
@@ -201,11 +202,15 @@ def _obj(value: Any, where: str) -> dict[str, Any]:
     raise InvalidOrder(f"must be an object or null, got {_kind(value)}", field=where)
 
 
-def _id_out(value: str | None, quoted: Any, path: str | Callable[[], str]) -> int | str | None:
-    """An id as the wire writes it: an integer, unless it is not one or was sent as text."""
+def _id_out(value: str | None, quoted: frozenset[str], where: str, key: str) -> int | str | None:
+    """An id as the wire writes it: an integer, unless it is not one or was sent as text.
+
+    The path (``where`` and ``key``, spelt as the reader remembered them) is built only
+    when the document remembered ids sent as text.
+    """
     if value is None:
         return None
-    if quoted and (path() if callable(path) else path) in quoted:
+    if quoted and _at(where, key) in quoted:
         return value
     return int(value) if _INT.match(value) else value
 
@@ -234,37 +239,39 @@ class _Reader:
         self.raw: dict[str, Any] = {}
         self.times: dict[str, str] = {}
 
-    def id(self, obj: Mapping[str, Any], key: str, where: str) -> str | None:
-        value = obj.get(key)
-        kind = type(value)
-        if kind is int:
+    def id(self, value: int | str | None, where: str, key: str) -> str | None:
+        """An id (typed by the schema) as text; an integer sent as text is remembered."""
+        if type(value) is int:
             return str(value)
         if value is None:
             return None
-        if kind is str:
-            if _INT.match(value):
-                self.quoted.append(_at(where, key))
-            return value  # type: ignore[no-any-return]
-        raise _bad(where, key, "an id (integer or text) or null", value)
+        if type(value) is not str:  # an int or str subclass the schema let through
+            raise _bad(where, key, "an id (integer or text) or null", value)
+        if _INT.match(value):
+            self.quoted.append(_at(where, key))
+        return value
 
-    def time(self, obj: Mapping[str, Any], key: str, where: str) -> datetime | None:
-        value = obj.get(key)
+    def time(self, value: str | None, where: str, key: str) -> datetime | None:
+        """A timestamp (text, by the schema); a spelling other than the page's is remembered."""
         if value is None:
             return None
-        if type(value) is not str:
-            raise _bad(where, key, "a timestamp text or null", value)
         try:
-            result = _parse_time(value, self.version, self.zone)
+            result = datetime.fromisoformat(value)  # _parse_time, inlined (a call per timestamp saved)
+            if result.tzinfo is None:
+                if self.version == V2:
+                    raise ValueError("has no offset (v2 timestamps are UTC with Z)")
+                result = datetime.combine(result, result.time(), self.zone)
         except ValueError as exc:
             raise InvalidOrder(f"not a timestamp: {value!r} ({exc})", field=_at(where, key)) from None
-        normal = wire.is_normal_v2_time if self.version == V2 else wire.is_normal_v1_time
-        if not normal(value):
+        if not (wire.is_normal_v2_time(value) if self.version == V2 else wire.is_normal_v1_time(value)):
             self.times[_at(where, key)] = value
         return result
 
     def unknown(self, obj: Mapping[str, Any], known: frozenset[str], part: str, into: dict[str, Any]) -> None:
-        if obj.keys() <= known:
-            return
+        """Keep the keys of ``obj`` (a part of the parsed document) that are not on the page.
+
+        Callers test ``obj.keys() <= known`` first (no call in the common case).
+        """
         extra = {k: v for k, v in obj.items() if k not in known}
         into.setdefault("unknown", {})[part] = extra
 
@@ -279,8 +286,10 @@ def to_canonical(doc: Mapping[str, Any], version: str, zone: tzinfo = UTC) -> Or
     :class:`~orderbridge.InvalidOrder` naming the order (its ``Id``, or ``"?"``)
     and the wire field path.
     """
-    if type(doc) is not dict and not isinstance(doc, Mapping):  # a dict without the ABC's slow check
-        raise InvalidOrder(f"expected an order object, got {_kind(doc)}", order="?")
+    if type(doc) is not dict:
+        if not isinstance(doc, Mapping):
+            raise InvalidOrder(f"expected an order object, got {_kind(doc)}", order="?")
+        doc = dict(doc)
     raw_id = doc.get("Id")
     label = str(raw_id) if type(raw_id) in (int, str) else "?"
     try:
@@ -289,161 +298,176 @@ def to_canonical(doc: Mapping[str, Any], version: str, zone: tzinfo = UTC) -> Or
         raise exc.within(order=label) from None
 
 
-def _write_asset(
-    nulls: frozenset[str],
-    key: str,
-    code_key: str,
-    amount_key: str,
-    asset: tuple[str | None, Decimal | None] | None,
-) -> dict[str, Any] | None:
-    """The wire part of an asset: ``null`` if the document had ``null``, the site's "none" form if absent."""
-    if key in nulls:
-        return None
-    if asset is None:
-        return {code_key: None, amount_key: _ZERO}
-    return {code_key: asset[0], amount_key: asset[1]}
-
-
 def _read_asset(
-    doc: Mapping[str, Any], key: str, code_key: str, amount_key: str, r: _Reader
+    doc: dict[str, Any], key: str, part: DiscountPart | VoucherPart | TaxPart | None, r: _Reader
 ) -> tuple[str | None, Decimal | None] | None:
     """An asset part (``Discount``, ``GiftVoucher``, ``Tax``) as (code, amount), or ``None`` for none.
 
     ``null`` is remembered so that it is written back as ``null``; ``{"Code": null, "Cost": 0}``
     is the site's way of saying "no asset".
     """
-    part_doc = doc.get(key)
-    if part_doc is None:
+    if part is None:
         r.nulls.append(key)
         return None
-    part = _obj(part_doc, key)
-    code, amount = _str(part, code_key, key), _dec(part, amount_key, key)
-    r.unknown(part, _PART_KNOWN[key], key, r.ex)
+    if isinstance(part, TaxPart):
+        code, amount = part.Code, _dec(part.Rate, key, "Rate")
+    elif isinstance(part, VoucherPart):
+        code, amount = part.Name, _dec(part.Cost, key, "Cost")
+    else:
+        code, amount = part.Code, _dec(part.Cost, key, "Cost")
+    if not doc[key].keys() <= _PART_KNOWN[key]:
+        r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
     if code is None and amount is not None and amount == 0:
         return None
     return code, amount
 
 
-def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
-    r = _Reader(version, zone)
-    ex = r.ex
-    order_id = r.id(doc, "Id", "")
-    if order_id is None:
-        raise InvalidOrder("is required", field="Id")
-    v2 = version == V2
-    status_key = "StatusShort" if v2 else "Status"
-    tracking_key = "TrackingURL" if v2 else "TrackingUrl"
-
-    currency = _str(doc, "Currency", "")
-    country = _str(doc, "Country", "")
-    currency_country = _str(doc, "CurrencyCountry", "")
+def _read_currency(s: V1Document | V2Document, r: _Reader) -> tuple[str | None, str | None]:
+    """``Currency`` and ``Country``; a ``CurrencyCountry`` that is not simply both is kept."""
+    currency, country = s.Currency, s.Country
     derived = f"{currency}/{country}" if currency is not None and country is not None else None
-    if currency_country != derived:
-        ex["CurrencyCountry"] = currency_country
+    if s.CurrencyCountry != derived:
+        r.ex["CurrencyCountry"] = s.CurrencyCountry
     if currency is not None and not _CURRENCY.match(currency):
         r.raw["Currency"] = currency  # a placeholder or non-ISO code: kept verbatim
         currency = None
-    case_type = _str(doc, "OrderCaseType", "")
-    if case_type is not None:
-        ex["OrderCaseType"] = case_type
-    payment_state = _str(doc, "PaymentState", "")
+    if s.OrderCaseType is not None:
+        r.ex["OrderCaseType"] = s.OrderCaseType
+    return currency, country
 
-    # Status: the nested object wins; StatusId duplicates it.
-    status_id = r.id(doc, "StatusId", "")
-    status_doc = doc.get(status_key)
-    status: OrderStatus | None
-    if status_doc is None:
-        status = OrderStatus(remote_id=status_id) if status_id is not None else None
-        if status is not None:
-            r.nulls.append(status_key)
+
+def _read_status(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) -> OrderStatus | None:
+    """The status: the nested object wins; ``StatusId`` duplicates it."""
+    if isinstance(s, V2Document):
+        key, part = "StatusShort", s.StatusShort
     else:
-        part = _obj(status_doc, status_key)
-        nested_id = r.id(part, "Id", status_key)
-        status = OrderStatus(name=_str(part, "Name", status_key), remote_id=nested_id)
-        if status_id != nested_id:
-            r.raw["StatusId"] = doc.get("StatusId")
-        r.unknown(part, _PART_KNOWN[status_key], status_key, ex)
+        key, part = "Status", s.Status
+    status_id = r.id(s.StatusId, "", "StatusId")
+    if part is None:
+        if status_id is None:
+            return None
+        r.nulls.append(key)
+        return OrderStatus(remote_id=status_id)
+    nested_id = r.id(part.Id, key, "Id")
+    if status_id != nested_id:
+        r.raw["StatusId"] = doc.get("StatusId")
+    if not doc[key].keys() <= _PART_KNOWN[key]:
+        r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
+    return OrderStatus(name=part.Name, remote_id=nested_id)
 
-    # Member: the nested object wins; MemberId duplicates its Id.
-    member_id = r.id(doc, "MemberId", "")
-    member_doc = doc.get("Member")
-    customer: Customer | None
-    if member_doc is None:
-        customer = Customer(remote_id=member_id) if member_id is not None else None
-        if customer is not None:
-            r.nulls.append("Member")
-    else:
-        part = _obj(member_doc, "Member")
-        nested_id = r.id(part, "Id", "Member")
-        customer = Customer(
-            remote_id=nested_id,
-            email=_str(part, "Email", "Member"),
-            first_name=_str(part, "FirstName", "Member"),
-            last_name=_str(part, "LastName", "Member"),
-        )
-        if member_id != nested_id:
-            r.raw["MemberId"] = doc.get("MemberId")
-        r.unknown(part, _PART_KNOWN["Member"], "Member", ex)
 
-    discount = _read_asset(doc, "Discount", "Code", "Cost", r)
-    discounts = (Discount(code=discount[0], amount=discount[1]),) if discount else ()
-    voucher = _read_asset(doc, "GiftVoucher", "Name", "Cost", r)
-    vouchers = (GiftVoucher(code=voucher[0], amount=voucher[1]),) if voucher else ()
-    tax = _read_asset(doc, "Tax", "Code", "Rate", r)
-    taxes = (Tax(code=tax[0], rate=tax[1]),) if tax else ()
+def _read_member(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) -> Customer | None:
+    """The customer: the nested ``Member`` wins; ``MemberId`` duplicates its ``Id``."""
+    member_id = r.id(s.MemberId, "", "MemberId")
+    part = s.Member
+    if part is None:
+        if member_id is None:
+            return None
+        r.nulls.append("Member")
+        return Customer(remote_id=member_id)
+    nested_id = r.id(part.Id, "Member", "Id")
+    if member_id != nested_id:
+        r.raw["MemberId"] = doc.get("MemberId")
+    if not doc["Member"].keys() <= _MEMBER_KNOWN:
+        r.unknown(doc["Member"], _MEMBER_KNOWN, "Member", r.ex)
+    return Customer(remote_id=nested_id, email=part.Email, first_name=part.FirstName, last_name=part.LastName)
 
-    shipping: tuple[ShippingLine, ...] = ()
-    shipping_address: Address | None = None
-    part_doc = doc.get("ShippingInfo")
-    if part_doc is None:
+
+def _read_shipping(
+    doc: dict[str, Any], part: ShippingPart | None, r: _Reader
+) -> tuple[tuple[ShippingLine, ...], Address | None]:
+    """``ShippingInfo``: the shipping line (unless "none") and the shipping address (unless empty)."""
+    if part is None:
         r.nulls.append("ShippingInfo")
-    else:
-        part = _obj(part_doc, "ShippingInfo")
-        name, cost = _str(part, "Name", "ShippingInfo"), _dec(part, "Cost", "ShippingInfo")
-        if name is not None or cost is None or cost != 0:
-            shipping = (ShippingLine(name=name, cost=cost),)
-        line1 = _str(part, "Address", "ShippingInfo")
-        city = _str(part, "City", "ShippingInfo")
-        state = _str(part, "State", "ShippingInfo")
-        postal = _str(part, "Zipcode", "ShippingInfo")
-        ship_country = _str(part, "Country", "ShippingInfo")
-        if not (line1 is None and city is None and state is None and postal is None and ship_country is None):
-            shipping_address = Address(
-                line1=line1, city=city, state=state, postal_code=postal, country=ship_country
-            )
-        r.unknown(part, _PART_KNOWN["ShippingInfo"], "ShippingInfo", ex)
+        return (), None
+    name, cost = part.Name, _dec(part.Cost, "ShippingInfo", "Cost")
+    shipping = (ShippingLine(name=name, cost=cost),) if name is not None or cost is None or cost != 0 else ()
+    address = None
+    if not (
+        part.Address is None
+        and part.City is None
+        and part.State is None
+        and part.Zipcode is None
+        and part.Country is None
+    ):
+        address = Address(
+            line1=part.Address,
+            city=part.City,
+            state=part.State,
+            postal_code=part.Zipcode,
+            country=part.Country,
+        )
+    if not doc["ShippingInfo"].keys() <= _SHIPPING_KNOWN:
+        r.unknown(doc["ShippingInfo"], _SHIPPING_KNOWN, "ShippingInfo", r.ex)
+    return shipping, address
 
-    lines: tuple[OrderLine, ...] = ()
-    lines_doc = doc.get("OrderLines")
-    if lines_doc is None:
-        r.nulls.append("OrderLines")
-    elif type(lines_doc) is list:
-        lines = tuple([_read_line(r, item, i) for i, item in enumerate(lines_doc)])
-    else:
-        raise _bad("", "OrderLines", "a list or null", lines_doc)
 
-    payments: tuple[Payment, ...] = ()
-    payments_doc = doc.get("Payments")
-    if payments_doc is None:
-        r.nulls.append("Payments")
-    elif type(payments_doc) is list:
-        payments = tuple([_read_payment(r, item, i) for i, item in enumerate(payments_doc)])
-    else:
-        raise _bad("", "Payments", "a list or null", payments_doc)
-
-    custom: dict[str, Any] = {}
-    groups = doc.get("CustomCrmGroups")
+def _read_custom(groups: Any, r: _Reader) -> dict[str, Any]:
+    """``CustomCrmGroups``: group -> field -> value (the model checks the values)."""
     if groups is None:
         r.nulls.append("CustomCrmGroups")
-    else:
-        for group, fields in _obj(groups, "CustomCrmGroups").items():
-            custom[group] = dict(_obj(fields, f"CustomCrmGroups.{group}"))
+        return {}
+    return {
+        group: dict(_obj(fields, f"CustomCrmGroups.{group}"))
+        for group, fields in _obj(groups, "CustomCrmGroups").items()
+    }
 
-    number = r.id(doc, "InvoiceNumber", "")
-    parent = r.id(doc, "MainOrderId", "")
-    created_at = r.time(doc, "CreatedDateTime", "")
-    invoiced_at = r.time(doc, "InvoiceDate", "")
-    r.unknown(doc, _KNOWN[version], "", ex)
+
+def _read(doc: dict[str, Any], version: str, zone: tzinfo) -> Order:
+    s = schema.decode(doc, V2Document if version == V2 else V1Document)
+    r = _Reader(version, zone)
+    order_id = r.id(s.Id, "", "Id")
+    if order_id is None:
+        raise InvalidOrder("is required", field="Id")
+    currency, country = _read_currency(s, r)
+    status = _read_status(doc, s, r)
+    customer = _read_member(doc, s, r)
+    discount = _read_asset(doc, "Discount", s.Discount, r)
+    voucher = _read_asset(doc, "GiftVoucher", s.GiftVoucher, r)
+    tax = _read_asset(doc, "Tax", s.Tax, r)
+    shipping, shipping_address = _read_shipping(doc, s.ShippingInfo, r)
+    lines: tuple[OrderLine, ...] = ()
+    if s.OrderLines is None:
+        r.nulls.append("OrderLines")
+    elif s.OrderLines:
+        items = doc["OrderLines"]
+        lines = tuple([_read_line(r, line, items[i], i) for i, line in enumerate(s.OrderLines)])
+    payments: tuple[Payment, ...] = ()
+    if s.Payments is None:
+        r.nulls.append("Payments")
+    elif s.Payments:
+        items = doc["Payments"]
+        payments = tuple([_read_payment(r, pay, items[i], i) for i, pay in enumerate(s.Payments)])
+    custom = _read_custom(s.CustomCrmGroups, r)
+    values: dict[str, Any] = {
+        "number": r.id(s.InvoiceNumber, "", "InvoiceNumber"),
+        "parent_order_ref": r.id(s.MainOrderId, "", "MainOrderId"),
+        "created_at": r.time(s.CreatedDateTime, "", "CreatedDateTime"),
+        "invoiced_at": r.time(s.InvoiceDate, "", "InvoiceDate"),
+        "total": _dec(s.TotalCost, "", "TotalCost"),
+        "amount_paid": _dec(s.AmountPaid, "", "AmountPaid"),
+        "amount_pending": _dec(s.AmountPending, "", "AmountPending"),
+        "currency": currency,
+        "country": country,
+        "status": status,
+        "customer": customer,
+        "discounts": (Discount(code=discount[0], amount=discount[1]),) if discount else (),
+        "gift_vouchers": (GiftVoucher(code=voucher[0], amount=voucher[1]),) if voucher else (),
+        "taxes": (Tax(code=tax[0], rate=tax[1]),) if tax else (),
+        "shipping_lines": shipping,
+        "shipping_address": shipping_address,
+        "lines": lines,
+        "payments": payments,
+        "custom_fields": custom,
+    }
+    if not doc.keys() <= _KNOWN[version]:
+        r.unknown(doc, _KNOWN[version], "", r.ex)
+    return _order(s, order_id, values, r)
+
+
+def _order(s: V1Document | V2Document, order_id: str, values: dict[str, Any], r: _Reader) -> Order:
+    """The canonical order of document ``s``, its parts already read (``values``)."""
+    ex = r.ex
     if r.quoted:
         ex["quoted"] = r.quoted
     if r.nulls:
@@ -452,39 +476,24 @@ def _read(doc: Mapping[str, Any], version: str, zone: tzinfo) -> Order:
         ex["raw"] = r.raw
     if r.times:
         ex["times"] = r.times
-
+    if isinstance(s, V2Document):
+        is_deleted, tracking_url = s.IsDeleted, s.TrackingURL
+    else:
+        is_deleted, tracking_url = None, s.TrackingUrl
     try:
         return Order(
-            source=SourceRef(version, order_id),
-            number=number,
-            name=_str(doc, "OrderName", ""),
-            currency=currency,
-            country=country,
-            status=status,
-            payment_state=payment_state,  # the model's converter makes it a PaymentState
-            created_at=created_at,
-            invoiced_at=invoiced_at,
-            total=_dec(doc, "TotalCost", ""),
-            amount_paid=_dec(doc, "AmountPaid", ""),
-            amount_pending=_dec(doc, "AmountPending", ""),
-            is_recurring=_bool(doc, "IsRecurring", ""),
-            is_deleted=_bool(doc, "IsDeleted", "") if v2 else None,
-            has_subscriptions=_bool(doc, "HasSubscriptions", ""),
-            has_paid_subscription=_bool(doc, "HasPaidSubscription", ""),
-            tracking_number=_str(doc, "AWBNumber", ""),
-            tracking_url=_str(doc, tracking_key, ""),
-            transaction_id=_str(doc, "TransactionId", ""),
-            parent_order_ref=parent,
-            customer=customer,
-            shipping_address=shipping_address,
-            shipping_lines=shipping,
-            discounts=discounts,
-            gift_vouchers=vouchers,
-            taxes=taxes,
-            lines=lines,
-            payments=payments,
-            custom_fields=custom,
-            extras={version: ex} if ex else {},
+            source=SourceRef(r.version, order_id),
+            name=s.OrderName,
+            payment_state=s.PaymentState,  # the model's converter makes it a PaymentState
+            is_recurring=s.IsRecurring,
+            is_deleted=is_deleted,
+            has_subscriptions=s.HasSubscriptions,
+            has_paid_subscription=s.HasPaidSubscription,
+            tracking_number=s.AWBNumber,
+            tracking_url=tracking_url,
+            transaction_id=s.TransactionId,
+            extras={r.version: ex} if ex else {},
+            **values,
         )
     except InvalidOrder as exc:
         raise _rename(exc, _ORDER_FIELD_TO_WIRE, "") from None
@@ -498,110 +507,108 @@ def _rename(exc: InvalidOrder, names: Mapping[str, str], where: str) -> InvalidO
     return InvalidOrder(exc.message, field=_at(where, wire_name) if wire_name else where or None)
 
 
-def _read_line(r: _Reader, item: Any, index: int) -> OrderLine:
+def _read_line(r: _Reader, line: LinePart, item: dict[str, Any], index: int) -> OrderLine:
     where = f"OrderLines[{index}]"
-    line = _obj(item, where)
     lx: dict[str, Any] = {}
-    entity = _str(line, "EntityType", where)
-    if entity is not None:
-        lx["EntityType"] = entity
-    module = line.get("ModuleId")
-    if module is not None:
-        if type(module) not in (int, str):
-            raise _bad(where, "ModuleId", "an id (integer or text) or null", module)
-        lx["ModuleId"] = module
-    quantity = _dec(line, "Quantity", where)
-    if quantity is None:
-        raise _bad(where, "Quantity", "a number", None)
-    if line.get("UnitPrice") is None:  # a line always has a price; without one it fails at the target
-        raise _bad(where, "UnitPrice", "a number", None)
+    if line.EntityType is not None:
+        lx["EntityType"] = line.EntityType
+    if line.ModuleId is not None:
+        lx["ModuleId"] = line.ModuleId
+    # A Decimal amount needs no call: the model refuses one that is not finite, naming the field.
+    quantity, unit_price, total_price, tax_rate = line.Quantity, line.UnitPrice, line.TotalPrice, line.TaxRate
+    if type(quantity) is not Decimal:
+        quantity = _dec(quantity, where, "Quantity")
+        if quantity is None:
+            raise _bad(where, "Quantity", "a number", None)
+    if type(unit_price) is not Decimal:
+        if unit_price is None:  # a line always has a price; without one it fails at the target
+            raise _bad(where, "UnitPrice", "a number", None)
+        unit_price = _dec(unit_price, where, "UnitPrice")
+    if type(total_price) is not Decimal:
+        total_price = _dec(total_price, where, "TotalPrice")
+    if type(tax_rate) is not Decimal:
+        tax_rate = _dec(tax_rate, where, "TaxRate")
     attributes: tuple[AttributeSelection, ...] = ()
-    attrs_doc = line.get("Attributes")
-    if attrs_doc is None:
+    if line.Attributes is None:
         lx["Attributes"] = None  # remembered: null, not []
-    elif type(attrs_doc) is list:
+    elif line.Attributes:
         attributes = tuple(
-            [_read_attribute(r, a, f"{where}.Attributes[{i}]") for i, a in enumerate(attrs_doc)]
+            [_read_attribute(r, a, f"{where}.Attributes[{i}]") for i, a in enumerate(line.Attributes)]
         )
-    else:
-        raise _bad(where, "Attributes", "a list or null", attrs_doc)
-    r.unknown(line, _LINE_KNOWN, "", lx)
-    values: dict[str, Any] = {
-        "remote_id": r.id(line, "Id", where),
-        "product_ref": r.id(line, "ProductId", where),
-        "product_name": _str(line, "ProductName", where),
-        "quantity": quantity,
-        "unit_price": _dec(line, "UnitPrice", where),
-        "total_price": _dec(line, "TotalPrice", where),
-        "tax_rate": _dec(line, "TaxRate", where),
-        "attributes": attributes,
-        "is_download": _bool(line, "IsDownload", where),
-        "file_name": _str(line, "FileName", where),
-        "extras": {r.version: lx} if lx else {},
-    }
+    if not item.keys() <= _LINE_KNOWN:
+        r.unknown(item, _LINE_KNOWN, "", lx)
+    line_id, product_id = line.Id, line.ProductId  # integers, as a rule: no call for those
+    line_id = str(line_id) if type(line_id) is int else r.id(line_id, where, "Id")
+    product_id = str(product_id) if type(product_id) is int else r.id(product_id, where, "ProductId")
     try:
-        return OrderLine(**values)
+        return OrderLine(
+            remote_id=line_id,
+            product_ref=product_id,
+            product_name=line.ProductName,
+            quantity=quantity,
+            unit_price=unit_price,
+            total_price=total_price,
+            tax_rate=tax_rate,
+            attributes=attributes,
+            is_download=line.IsDownload,
+            file_name=line.FileName,
+            extras={r.version: lx} if lx else {},
+        )
     except InvalidOrder as exc:
         raise _rename(exc, _LINE_FIELD_TO_WIRE, where) from None
 
 
-def _read_attribute(r: _Reader, item: Any, where: str) -> AttributeSelection:
-    attr = _obj(item, where)
-    attribute_id = r.id(attr, "AttributeId", where)
+def _read_attribute(r: _Reader, attr: AttributePart, where: str) -> AttributeSelection:
+    attribute_id = r.id(attr.AttributeId, where, "AttributeId")
     if attribute_id is None:
         raise _bad(where, "AttributeId", "an id", None)
-    if not attr.keys() <= _ATTR_KNOWN:
-        unknown = ", ".join(sorted(k for k in attr if k not in _ATTR_KNOWN))
-        raise InvalidOrder(f"has keys that are not on the page: {unknown}", field=where)
-    options = attr.get("OptionsIds")
-    if type(options) is not list:
-        raise _bad(where, "OptionsIds", "a list of ids", options)
     option_ids: list[str] = []
-    for i, option in enumerate(options):
+    for i, option in enumerate(attr.OptionsIds):
         if type(option) is str:
             option_ids.append(option)
-        elif type(option) is int:
+        else:
             r.quoted.append(f"{where}.OptionsIds[{i}]#int")  # the page sends text; this one was a number
             option_ids.append(str(option))
-        else:
-            raise _bad(where, f"OptionsIds[{i}]", "an id text", option)
     options_out: Any = tuple(option_ids)
     return AttributeSelection(attribute_id=attribute_id, option_ids=options_out)
 
 
-def _read_payment(r: _Reader, item: Any, index: int) -> Payment:
+def _read_payment(r: _Reader, pay: PaymentPart, item: dict[str, Any], index: int) -> Payment:
     where = f"Payments[{index}]"
-    pay = _obj(item, where)
     px: dict[str, Any] = {}
-    gateway_raw = pay.get("PaymentGatewayType")
+    number = pay.PaymentGatewayType
     gateway: str | None
-    if gateway_raw is None or type(gateway_raw) is str:
-        gateway = gateway_raw
+    if isinstance(number, int):
+        if r.version != V1:
+            raise _bad(where, "PaymentGatewayType", "a gateway name", number)
+        gateway = wire.gateway_from_v1(number)
+    else:
+        gateway = number
         if r.version == V1 and gateway is not None:
             px["gateway_text"] = True  # v1 normally sends a number
-    elif r.version == V1 and type(gateway_raw) is int:
-        gateway = wire.gateway_from_v1(gateway_raw)
-    else:
-        raise _bad(
-            where, "PaymentGatewayType", "a gateway name" if r.version == V2 else "a number", gateway_raw
-        )
-    payment_type = _str(pay, "PaymentType", where)
-    r.unknown(pay, _PAYMENT_KNOWN, "", px)
-    values: dict[str, Any] = {
-        "remote_id": r.id(pay, "Id", where),
-        "amount": _dec(pay, "Amount", where),
-        "amount_captured": _dec(pay, "AmountCaptured", where),
-        "status": _str(pay, "Status", where),
-        "payment_type": payment_type,
-        "gateway": gateway,
-        "gateway_reason": _str(pay, "GatewayReason", where),
-        "transaction_id": _str(pay, "TransactionId", where),
-        "notes": _str(pay, "Notes", where),
-        "created_at": r.time(pay, "CreatedDateTime", where),
-        "extras": {r.version: px} if px else {},
-    }
+    if not item.keys() <= _PAYMENT_KNOWN:
+        r.unknown(item, _PAYMENT_KNOWN, "", px)
+    amount, captured = pay.Amount, pay.AmountCaptured
+    if type(amount) is not Decimal:  # a Decimal needs no call (the model checks it is finite)
+        amount = _dec(amount, where, "Amount")
+    if type(captured) is not Decimal:
+        captured = _dec(captured, where, "AmountCaptured")
+    pay_id = str(pay.Id) if type(pay.Id) is int else r.id(pay.Id, where, "Id")
+    created = r.time(pay.CreatedDateTime, where, "CreatedDateTime")
     try:
-        return Payment(**values)
+        return Payment(
+            remote_id=pay_id,
+            amount=amount,
+            amount_captured=captured,
+            status=pay.Status,
+            payment_type=pay.PaymentType,
+            gateway=gateway,
+            gateway_reason=pay.GatewayReason,
+            transaction_id=pay.TransactionId,
+            notes=pay.Notes,
+            created_at=created,
+            extras={r.version: px} if px else {},
+        )
     except InvalidOrder as exc:
         raise _rename(exc, _PAYMENT_FIELD_TO_WIRE, where) from None
 
@@ -618,11 +625,11 @@ class _Writer:
         self.quoted = frozenset(ex.get("quoted", ()))
         self.times: Mapping[str, str] = ex.get("times") or _EMPTY
 
-    def time(self, value: datetime | None, path: str) -> str | None:
+    def time(self, value: datetime | None, where: str, key: str) -> str | None:
         if value is None:
             return None
         if self.times:
-            raw = self.times.get(path)
+            raw = self.times.get(_at(where, key))
             if raw is not None:
                 try:
                     if _parse_time(raw, self.version, self.zone) == value:
@@ -652,6 +659,21 @@ def without_foreign_ids(order: Order, *, resolved: bool = False) -> Order:
     status = attrs.evolve(order.status, remote_id=None) if order.status is not None else None
     customer = attrs.evolve(order.customer, remote_id=None) if order.customer is not None else None
     return order.evolve(status=status, customer=customer)
+
+
+def _write_asset(
+    nulls: frozenset[str],
+    key: str,
+    code_key: str,
+    amount_key: str,
+    asset: tuple[str | None, Decimal | None] | None,
+) -> dict[str, Any] | None:
+    """The wire part of an asset: ``null`` if the document had ``null``, the site's "none" form if absent."""
+    if key in nulls:
+        return None
+    if asset is None:
+        return {code_key: None, amount_key: _ZERO}
+    return {code_key: asset[0], amount_key: asset[1]}
 
 
 def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, Any]:
@@ -685,23 +707,23 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
     if "StatusId" in raw:
         status_id = raw["StatusId"]
     else:
-        status_id = _id_out(status.remote_id if status is not None else None, quoted, "StatusId")
+        status_id = _id_out(status.remote_id if status is not None else None, quoted, "", "StatusId")
     status_key = "StatusShort" if v2 else "Status"
     status_doc = (
         None
         if status is None or status_key in nulls
-        else {"Id": _id_out(status.remote_id, quoted, f"{status_key}.Id"), "Name": status.name}
+        else {"Id": _id_out(status.remote_id, quoted, status_key, "Id"), "Name": status.name}
     )
     customer = order.customer
     if "MemberId" in raw:
         member_id = raw["MemberId"]
     else:
-        member_id = _id_out(customer.remote_id if customer is not None else None, quoted, "MemberId")
+        member_id = _id_out(customer.remote_id if customer is not None else None, quoted, "", "MemberId")
     member_doc = (
         None
         if customer is None or "Member" in nulls
         else {
-            "Id": _id_out(customer.remote_id, quoted, "Member.Id"),
+            "Id": _id_out(customer.remote_id, quoted, "Member", "Id"),
             "Email": customer.email,
             "FirstName": customer.first_name,
             "LastName": customer.last_name,
@@ -740,11 +762,17 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
         if "Payments" in nulls
         else [_write_payment(w, pay, i, own) for i, pay in enumerate(order.payments)]
     )
-    groups_doc = None if "CustomCrmGroups" in nulls else {g: dict(f) for g, f in order.custom_fields.items()}
-    order_id = _id_out(order.source.remote_id, quoted, "Id") if own and order.source is not None else None
+    groups_doc = (
+        None
+        if "CustomCrmGroups" in nulls
+        else {g: dict(f) for g, f in order.custom_fields.items()}
+        if order.custom_fields
+        else {}  # most orders have none: no comprehension to set up
+    )
+    order_id = _id_out(order.source.remote_id, quoted, "", "Id") if own and order.source is not None else None
     payment_state = order.payment_state.value if order.payment_state is not None else None
-    number = _id_out(order.number, quoted, "InvoiceNumber")
-    parent = _id_out(order.parent_order_ref, quoted, "MainOrderId")
+    number = _id_out(order.number, quoted, "", "InvoiceNumber")
+    parent = _id_out(order.parent_order_ref, quoted, "", "MainOrderId")
 
     doc: dict[str, Any]
     if v2:
@@ -754,7 +782,7 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
             "CurrencyCountry": currency_country,
             "Currency": currency,
             "Country": country,
-            "InvoiceDate": w.time(order.invoiced_at, "InvoiceDate"),
+            "InvoiceDate": w.time(order.invoiced_at, "", "InvoiceDate"),
             "InvoiceNumber": number,
             "IsDeleted": order.is_deleted,
             "IsRecurring": order.is_recurring,
@@ -764,7 +792,7 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
             "PaymentState": payment_state,
             "StatusId": status_id,
             "TotalCost": order.total,
-            "CreatedDateTime": w.time(order.created_at, "CreatedDateTime"),
+            "CreatedDateTime": w.time(order.created_at, "", "CreatedDateTime"),
             "HasSubscriptions": order.has_subscriptions,
             "HasPaidSubscription": order.has_paid_subscription,
             "TrackingURL": order.tracking_url,
@@ -788,13 +816,13 @@ def from_canonical(order: Order, version: str, zone: tzinfo = UTC) -> dict[str, 
             "AWBNumber": order.tracking_number,
             "AmountPaid": order.amount_paid,
             "AmountPending": order.amount_pending,
-            "CreatedDateTime": w.time(order.created_at, "CreatedDateTime"),
+            "CreatedDateTime": w.time(order.created_at, "", "CreatedDateTime"),
             "CurrencyCountry": currency_country,
             "Currency": currency,
             "Country": country,
             "HasPaidSubscription": order.has_paid_subscription,
             "HasSubscriptions": order.has_subscriptions,
-            "InvoiceDate": w.time(order.invoiced_at, "InvoiceDate"),
+            "InvoiceDate": w.time(order.invoiced_at, "", "InvoiceDate"),
             "InvoiceNumber": number,
             "IsRecurring": order.is_recurring,
             "MainOrderId": parent,
@@ -836,16 +864,17 @@ def _write_line(w: _Writer, line: OrderLine, index: int, own: bool) -> dict[str,
     lx: Mapping[str, Any] = line.extras.get(w.version) or _EMPTY
     quoted = w.quoted
     where = f"OrderLines[{index}]" if quoted else ""
-    if "Attributes" in lx and lx["Attributes"] is None and not line.attributes:
-        attributes: list[dict[str, Any]] | None = None
-    else:
+    attributes: list[dict[str, Any]] | None
+    if line.attributes:
         attributes = [
             _write_attribute(w, a, f"{where}.Attributes[{i}]") for i, a in enumerate(line.attributes)
         ]
+    else:  # most lines have none: no comprehension to set up
+        attributes = None if "Attributes" in lx and lx["Attributes"] is None else []
     doc = {
-        "Id": _id_out(line.remote_id, quoted, f"{where}.Id") if own else None,
+        "Id": _id_out(line.remote_id, quoted, where, "Id") if own else None,
         "EntityType": lx.get("EntityType"),
-        "ProductId": _id_out(line.product_ref, quoted, f"{where}.ProductId"),
+        "ProductId": _id_out(line.product_ref, quoted, where, "ProductId"),
         "ModuleId": lx.get("ModuleId"),
         "ProductName": line.product_name,
         "Quantity": line.quantity,
@@ -868,7 +897,7 @@ def _write_attribute(w: _Writer, attribute: AttributeSelection, where: str) -> d
     if quoted:
         options = [int(o) if f"{where}.OptionsIds[{i}]#int" in quoted else o for i, o in enumerate(options)]
     return {
-        "AttributeId": _id_out(attribute.attribute_id, quoted, f"{where}.AttributeId"),
+        "AttributeId": _id_out(attribute.attribute_id, quoted, where, "AttributeId"),
         "OptionsIds": options,
     }
 
@@ -878,8 +907,8 @@ def _write_payment(w: _Writer, pay: Payment, index: int, own: bool) -> dict[str,
     where = f"Payments[{index}]" if (w.quoted or w.times) else ""
     gateway: Any = pay.gateway
     payment_type = pay.payment_type.value if pay.payment_type is not None else None
-    pay_id = _id_out(pay.remote_id, w.quoted, f"{where}.Id") if own else None
-    created = w.time(pay.created_at, f"{where}.CreatedDateTime")
+    pay_id = _id_out(pay.remote_id, w.quoted, where, "Id") if own else None
+    created = w.time(pay.created_at, where, "CreatedDateTime")
     if w.version == V2:
         doc = {
             "Id": pay_id,

@@ -321,3 +321,90 @@ def test_several_shipping_lines_write_the_first_and_lose_the_rest_as_money() -> 
     losses = {loss.field: loss for loss in WebinOneV2.losses(two)}
     assert losses["shipping_lines[1:]"].amount == Decimal(3)
     assert WebinOneV2.from_canonical(order.evolve(shipping_lines=()))["ShippingInfo"]["Cost"] == 0
+
+
+# ------------------------------------------------------------------ the wire schema (msgspec structs)
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "text"),
+    [
+        (
+            "Expected `str | null`, got `int` - at `$.OrderLines[0].ProductName`",
+            "OrderLines[0].ProductName",
+            "must be str | null, got int",
+        ),
+        (
+            "Object missing required field `OptionsIds` - at `$.OrderLines[0].Attributes[1]`",
+            "OrderLines[0].Attributes[1].OptionsIds",
+            "is required",
+        ),
+        (
+            "Object contains unknown field `Extra` - at `$.OrderLines[0].Attributes[0]`",
+            "OrderLines[0].Attributes[0]",
+            "has keys that are not on the page: Extra",
+        ),
+        ("Expected `str` - at `key` in `$.Member`", "Member", "has a key that is not text"),
+        ("Expected `object`, got `array`", None, "must be object, got array"),
+    ],
+)
+def test_schema_errors_name_the_wire_path(message: str, field: str | None, text: str) -> None:
+    from orderbridge_webinone import schema
+
+    error = schema.invalid(message)
+    assert (error.field, error.message) == (field, text)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("Member", "Id"), True, "Member.Id"),
+        (("StatusShort", "Name"), 5, "StatusShort.Name"),
+        (("ShippingInfo", "City"), ["x"], "ShippingInfo.City"),
+        (("OrderLines", 0, "IsDownload"), "yes", "OrderLines[0].IsDownload"),
+        (("OrderLines", 0, "Attributes", 0, "OptionsIds"), None, "OrderLines[0].Attributes[0].OptionsIds"),
+        (("OrderLines", 0, "Attributes", 0, "Extra"), 1, "OrderLines[0].Attributes[0]"),
+        (("Payments", 0, "PaymentGatewayType"), 2, "Payments[0].PaymentGatewayType"),
+        (("Payments", 0, "CreatedDateTime"), 20240517, "Payments[0].CreatedDateTime"),
+    ],
+)
+def test_bad_types_in_parts_name_the_wire_path(path: tuple[Any, ...], value: Any, field: str) -> None:
+    doc = real_v2_doc()
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ob.InvalidOrder) as info:
+        WebinOneV2.to_canonical(doc)
+    assert (info.value.order, info.value.field) == ("812", field)
+    assert info.value.message.startswith(("must be", "has keys", "is required"))
+
+
+def test_a_mapping_that_is_not_a_dict_reads_as_a_dict() -> None:
+    from types import MappingProxyType
+
+    doc = real_v2_doc()
+    assert WebinOneV2.to_canonical(MappingProxyType(doc)) == WebinOneV2.to_canonical(doc)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"TotalCost": Decimal("1e20")}, "TotalCost"),  # out of range for an amount (the model's check)
+        ({"AmountPaid": Decimal("1e20")}, "AmountPaid"),
+        ({"AmountPending": Decimal("NaN")}, "AmountPending"),
+    ],
+)
+def test_amounts_the_model_refuses_name_the_wire_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ob.InvalidOrder) as info:
+        WebinOneV2.to_canonical(real_v2_doc(**change))
+    assert (info.value.order, info.value.field) == ("812", field)
+
+
+@pytest.mark.parametrize("key", ["Quantity", "UnitPrice", "TotalPrice", "TaxRate"])
+def test_line_amounts_that_are_not_finite_name_the_wire_field(key: str) -> None:
+    doc = real_v2_doc()
+    doc["OrderLines"][1][key] = Decimal("NaN")
+    with pytest.raises(ob.InvalidOrder) as info:
+        WebinOneV2.to_canonical(doc)
+    assert info.value.field == f"OrderLines[1].{key}"
