@@ -160,6 +160,7 @@ class ClusterGate:
         self.limits: tuple[HostLimit, ...] = ()
         self._worker: Any = None
         self._lock = threading.Lock()
+        self._held = threading.local()
 
     def configure(self, limits: tuple[HostLimit, ...], worker: Any) -> None:
         """Use ``limits`` (the latest fleet's) through ``worker``'s connection to the scheduler."""
@@ -171,13 +172,18 @@ class ClusterGate:
     def __call__(self, scheme: str, netloc: str) -> Iterator[None]:
         """Hold one attempt to ``netloc`` to its host's limits (no limit named: pass at once)."""
         limit = next((item for item in self.limits if item.matches(netloc)), None)
-        if limit is None or self._worker is None:
+        held: set[str] = self._held.__dict__.setdefault("hosts", set())
+        if limit is None or self._worker is None or limit.key in held:
+            # A request sent while this thread holds the host's lease (the token an answer's
+            # 401 asked for) rides on that lease: waiting for a second one could wait forever.
             yield
             return
         lease = self._acquire(limit)
+        held.add(limit.key)
         try:
             yield
         finally:
+            held.discard(limit.key)
             if lease is not None:
                 self._call(RELEASE, host=limit.key, lease=lease)
 
