@@ -99,7 +99,9 @@ def test_a_killed_worker_s_site_completes_on_another_worker(tmp_path: Path) -> N
         config = load(path)
         pids = client.run(os.getpid)
         result: dict[str, Any] = {}
-        runner = threading.Thread(target=lambda: result.update(report=run_fleet(config, client=client, say=print)))
+        runner = threading.Thread(
+            target=lambda: result.update(report=run_fleet(config, client=client, say=print))
+        )
         runner.start()
         wait_until(lambda: len(fleet.target_ids("site-01")) >= 15, 120, "the site to write 15 orders")
         victim = _site_worker(client, "orderbridge-site-site-01-")
@@ -119,7 +121,7 @@ def test_a_killed_worker_s_site_completes_on_another_worker(tmp_path: Path) -> N
 
 
 def _limited_fleet(path: Path, host: str, rate: float | None) -> None:
-    """Two workers; pages of 5 orders (many requests to the source); ``[hosts]`` limits unless ``rate`` is None."""
+    """Two workers, pages of 5 orders (many requests to the source), ``[hosts]`` limits (unless no ``rate``)."""
     limits = f'[hosts."{host}"]\nrate = {rate}\nconcurrency = 1\n\n' if rate is not None else ""
     text = path.read_text().replace("[defaults.run]", f"[fleet]\nworkers = 2\n\n{limits}[defaults.run]")
     path.write_text(text.replace('backend = "webinone-v1"', 'backend = "webinone-v1"\npage_size = 5'))
@@ -134,7 +136,11 @@ def test_host_limits_hold_across_workers(tmp_path: Path, limited: bool) -> None:
     """
     rate = 10.0
     source_faults = Faults(rate_limit=rate, exempt_paths=frozenset({"/api/v1/oauth/token"}))
-    with simulated(tmp_path, 2, orders=60, shared_source=True, source_faults=source_faults) as (fleet, path, _):
+    with simulated(tmp_path, 2, orders=60, shared_source=True, source_faults=source_faults) as (
+        fleet,
+        path,
+        _,
+    ):
         source = fleet.sites["site-01"].source
         host = f"127.0.0.1:{source.port}"
         _limited_fleet(path, host, rate * 0.8 if limited else None)
