@@ -121,7 +121,7 @@ def test_a_killed_worker_s_site_completes_on_another_worker(tmp_path: Path) -> N
 
 
 def _limited_fleet(path: Path, host: str, rate: float | None) -> None:
-    """Two workers, pages of 5 orders (many requests to the source), ``[hosts]`` limits (unless no ``rate``)."""
+    """Two workers, pages of 5 orders (many source requests), ``[hosts]`` limits unless ``rate`` is None."""
     limits = f'[hosts."{host}"]\nrate = {rate}\nconcurrency = 1\n\n' if rate is not None else ""
     text = path.read_text().replace("[defaults.run]", f"[fleet]\nworkers = 2\n\n{limits}[defaults.run]")
     path.write_text(text.replace('backend = "webinone-v1"', 'backend = "webinone-v1"\npage_size = 5'))
