@@ -47,6 +47,7 @@ __all__ = [
     "FleetConfig",
     "FleetOptions",
     "HostLimit",
+    "HostLimitOptions",
     "Site",
     "check_endpoints",
     "fleet_from_dict",
