@@ -159,3 +159,40 @@ def test_host_limits_hold_across_workers(tmp_path: Path, limited: bool) -> None:
             assert source.refused_by_rate_limit > 0
         for name in fleet.sites:
             assert_exact(config, fleet, name)
+
+
+def test_ctrl_c_stops_the_sites_after_their_orders_in_flight_and_exits_130(tmp_path: Path) -> None:
+    sections = {"fleet": {"workers": 1, "threads_per_worker": 2, "progress_interval": 0.2}}
+    with simulated(tmp_path, 2, orders=200, latency=0.02, sections=sections) as (fleet, path, _):
+        proc = subprocess.Popen(
+            [*COMMAND, "fleet", "--config", str(path)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ),
+            # A shell's background job inherits SIGINT ignored: give the child the default.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        assert proc.stdout is not None
+        seen: list[str] = []
+        for line in proc.stdout:  # blocks until a site is under way (or the command ends)
+            seen.append(line)
+            if re.match(r"site-0\d: running", line):
+                break
+        proc.send_signal(signal.SIGINT)  # the fleet command only, as Ctrl-C would reach it
+        rest, _ = proc.communicate(timeout=240)
+        output = "".join(seen) + rest
+        assert proc.returncode == 130, output
+        report = json.loads((tmp_path / "fleet-report.json").read_text())
+        assert report["interrupted"] and not report["ok"]
+        statuses = {entry["status"] for entry in report["sites"]}
+        assert statuses <= {"interrupted", "not run", "ok"} and "interrupted" in statuses, report["sites"]
+        config = load(path)
+        for name in fleet.sites:  # what was written is each source order at most once
+            held = fleet.target_ids(name)
+            assert len(held) <= 200
+        done = _orderbridge("fleet", "--config", str(path), cwd=tmp_path)  # and it resumes
+        assert done.returncode == 0, done.stdout + done.stderr
+        for name in fleet.sites:
+            assert_exact(config, fleet, name)
