@@ -1,4 +1,5 @@
-"""orderbridge benchmarks: translation CPU, HTTP round trips, the state store, concurrency, memory, start-up.
+"""orderbridge benchmarks: translation CPU, HTTP round trips, the state store, concurrency, memory, start-up,
+a fleet of simulated sites on a Dask LocalCluster.
 
     .venv/bin/python benchmarks/run.py            # full run, prints a table (several minutes)
     .venv/bin/python benchmarks/run.py --smoke    # tiny sizes, for CI: checks the benchmarks still run
@@ -615,20 +616,76 @@ def bench_startup(runs: int) -> None:
 # ---------------------------------------------------------------- main
 
 
+# ---------------------------------------------------------------- 8. fleet
+
+
+def _fleet_exact(fleet: Any, config: Any, report: Any) -> tuple[int, int]:
+    """(duplicates over all targets, sites whose fleet-report counts differ from what their target holds)."""
+    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.verify import verify
+
+    duplicates = mismatched = 0
+    entries = {entry["site"]: entry for entry in report.sites}
+    for name in fleet.sites:
+        held = fleet.target_ids(name)
+        site = config.sites[name].config
+        source = connect_endpoint(site.source, section="source")
+        target = connect_endpoint(site.target, config=site, section="target")
+        try:
+            found = verify(source, target, site.state, resolver=site.resolver())
+        finally:
+            source.close()
+            target.close()
+        duplicates += len(found.duplicated) + max(0, len(held) - len(fleet.source_ids(name)))
+        mismatched += 1 if found.missing else 0
+        counts = entries[name].get("counts") or {}
+        if counts.get("written", 0) + counts.get("adopted", 0) + counts.get("skipped", 0) != len(held):
+            mismatched += 1
+    return duplicates, mismatched
+
+
+def bench_fleet(sites: int, orders: int, latency: float, workers: int, threads: int) -> None:
+    """A simulated fleet on a LocalCluster: sites per hour, and exactness over every target."""
+    from orderbridge.fleet.config import load_fleet
+    from orderbridge.fleet.runner import run_fleet
+    from orderbridge.sandbox.fleet import serve_fleet
+
+    with tempfile.TemporaryDirectory() as tmp, serve_fleet(sites, orders=orders, latency=latency) as fleet:
+        path = Path(tmp) / "fleet.toml"
+        os.environ.update(fleet.write(path, fleet={"workers": workers, "threads_per_worker": threads}))
+        config = load_fleet(path)
+        started = time.perf_counter()
+        report = run_fleet(config, say=lambda line: None)
+        wall = time.perf_counter() - started
+        duplicates, mismatched = _fleet_exact(fleet, config, report)
+    per_site = [entry["duration_seconds"] or 0.0 for entry in report.sites]
+    ok = sum(1 for entry in report.sites if entry["status"] == "ok")
+    name = f"fleet: {sites} sites x {orders} orders, {latency * 1000:.0f} ms, {workers}x{threads} workers"
+    row(
+        name,
+        f"{sites / wall * 3600:.0f} sites/h ({wall:.1f} s wall incl. cluster start, "
+        f"{sites * orders / wall:.0f} orders/s; {ok}/{sites} ok)",
+        f"one site {statistics.median(per_site):.1f} s median; one after another {sum(per_site):.0f} s",
+        "0 duplicates, report = targets",
+        duplicates == 0 and mismatched == 0 and ok == sites,
+    )
+    print(f"    duplicates {duplicates}, sites whose report differs from their target {mismatched}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
     parser.add_argument(
-        "--only", help="comma-separated: translation,roundtrips,faults,state,concurrency,memory,startup"
+        "--only", help="comma-separated: translation,roundtrips,faults,state,concurrency,memory,startup,fleet"
     )
     parser.add_argument("--json", help="also write the table as JSON to this file")
     args = parser.parse_args()
     only = (
         set(args.only.split(","))
         if args.only
-        else {"translation", "roundtrips", "faults", "state", "concurrency", "memory", "startup"}
+        else {"translation", "roundtrips", "faults", "state", "concurrency", "memory", "startup", "fleet"}
     )
     smoke = args.smoke
     started = time.perf_counter()
@@ -661,6 +718,12 @@ def main() -> int:
     if "startup" in only:
         print("start-up")
         bench_startup(3 if smoke else 10)
+    if "fleet" in only:
+        print("fleet")
+        if smoke:
+            bench_fleet(2, 5, 0.005, 1, 2)
+        else:
+            bench_fleet(20, 100, 0.050, 2, 4)
     print()
     widths = [
         max(len(r[i]) for r in [*ROWS, ("benchmark", "measured", "baseline", "target", "verdict")])

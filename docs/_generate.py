@@ -290,8 +290,26 @@ def expand_includes(markdown: str, docs_dir: Path = DOCS_DIR) -> str:
     return INCLUDE.sub(lambda m: render_include(m.group("spec"), docs_dir, m.group("indent")), markdown)
 
 
+def fleet_options() -> str:
+    """The ``[fleet]`` keys of a fleet file, from their declaration."""
+    from orderbridge.fleet.config import FleetOptions
+
+    infos = ob.declared_options(FleetOptions)
+    return _table([(i.name, i.type_text(), i.default_text(), i.doc) for i in infos])
+
+
+def host_options() -> str:
+    """The keys of a fleet file's ``[hosts."HOST"]`` tables, from their declaration."""
+    from orderbridge.fleet.config import HostLimitOptions
+
+    infos = ob.declared_options(HostLimitOptions)
+    return _table([(i.name, i.type_text(), i.default_text(), i.doc) for i in infos])
+
+
 GENERATORS = {
     "model-reference": model_reference,
+    "fleet-options": fleet_options,
+    "host-options": host_options,
     "capability-matrix": capability_matrix,
     "cli-reference": cli_reference,
     "run-options": run_options,

@@ -535,6 +535,91 @@ def _print_export_outcome(args: argparse.Namespace, written: int, failures: list
     print(f"exported {written} order(s) to {args.to}{skipped}")
 
 
+# ---------------------------------------------------------------- fleet
+
+
+def _load_fleet(args: argparse.Namespace) -> Any:
+    """The fleet file ``--config`` names, its ``[fleet]`` keys overridden by the flags given."""
+    from orderbridge.fleet.config import load_fleet
+
+    if not getattr(args, "config", None):
+        raise ob.ConfigurationError("fleet needs --config FILE (the fleet configuration, TOML)")
+    overrides = {
+        "scheduler": getattr(args, "scheduler", None),
+        "workers": getattr(args, "workers", None),
+        "threads_per_worker": getattr(args, "threads_per_worker", None),
+    }
+    return load_fleet(args.config, **overrides)
+
+
+def _run_fleet(args: argparse.Namespace, fleet: Any) -> Any:
+    """Check every site's endpoints, then run the fleet on Dask; returns the report (not yet written)."""
+    from orderbridge.fleet.config import check_endpoints
+
+    check_endpoints(fleet)
+    try:
+        from orderbridge.fleet.runner import run_fleet
+    except ImportError as exc:
+        raise ob.ConfigurationError(
+            f"orderbridge fleet needs Dask distributed ({exc}): pip install 'orderbridge[fleet]'"
+        ) from None
+    quiet = args.quiet or getattr(args, "json", False)
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, file=stream, flush=True)
+
+    return run_fleet(fleet, say=say)
+
+
+def _finish_fleet(args: argparse.Namespace, fleet: Any, report: Any, names: Sequence[str]) -> int:
+    """Write the fleet report, print it, and the exit status of the sites ``names``."""
+    from orderbridge.fleet.report import site_ok, write_fleet_report
+
+    json_path, html_path = write_fleet_report(report, fleet.report)
+    if args.json:
+        print(jsonutil.dumps(report.to_dict()))
+    else:
+        print(report.summary())
+    print(
+        f"  fleet report written to {json_path} and {html_path}", file=sys.stderr if args.json else sys.stdout
+    )
+    if report.interrupted:
+        print(f"interrupted: run `orderbridge fleet --config {args.config}` again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    wanted = [s for s in report.sites if s["site"] in names]
+    return EXIT_OK if all(site_ok(s) for s in wanted) else EXIT_FAILURES
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    """Run every site of a fleet file as a task on Dask (a LocalCluster, or --scheduler's cluster)."""
+    fleet = _load_fleet(args)
+    report = _run_fleet(args, fleet)
+    return _finish_fleet(args, fleet, report, list(fleet.sites))
+
+
+def cmd_fleet_retry(args: argparse.Namespace) -> int:
+    """Run some sites of a fleet again; their entries in the fleet report are replaced, the others kept."""
+    from orderbridge.fleet.report import read_fleet_report
+
+    fleet = _load_fleet(args)
+    chosen = fleet.only(args.sites)
+    report = _run_fleet(args, chosen)
+    previous = read_fleet_report(fleet.report)
+    merged = previous.merge(report) if previous is not None else report
+    return _finish_fleet(args, fleet, merged, args.sites)
+
+
+def cmd_fleet_status(args: argparse.Namespace) -> int:
+    """Where each site of a fleet stands (its state, its latest report, the last fleet run); runs nothing."""
+    from orderbridge.fleet.status import fleet_status, status_table
+
+    rows = fleet_status(_load_fleet(args))
+    print(jsonutil.dumps(rows) if args.json else status_table(rows))
+    return EXIT_OK if all(row["last_status"] == "ok" for row in rows) else EXIT_FAILURES
+
+
 # ---------------------------------------------------------------- sandbox
 
 
@@ -583,6 +668,32 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
                 print(f"  {kind} catalog: {url}")
         if args.site:
             _write_sandbox_config(args, servers)
+        print("serving; press Ctrl-C to stop", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopped")
+    return 0
+
+
+def cmd_sandbox_fleet(args: argparse.Namespace) -> int:
+    """Serve N simulated site pairs and write the fleet.toml that migrates each; serve until Ctrl-C."""
+    import time
+
+    from orderbridge.sandbox.fleet import serve_fleet
+    from orderbridge.sandbox.runconfig import export_lines
+
+    with serve_fleet(
+        args.sites, orders=args.orders, latency=args.latency, seed=args.seed, shared_source=args.shared_source
+    ) as fleet:
+        path = Path(args.write_config)
+        exports = fleet.write(path)
+        for name, site in fleet.sites.items():
+            print(f"{name}: {site.source.url} -> {site.target.url}")
+        print(f"fleet.toml for {len(fleet.sites)} site pair(s): {path} (no secret in it; set these first:)")
+        for line in export_lines(exports):
+            print(f"  {line}")
         print("serving; press Ctrl-C to stop", flush=True)
         try:
             while True:
@@ -786,6 +897,43 @@ def _add_selection_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fleet_flags(parser: argparse.ArgumentParser, *, run: bool) -> None:
+    parser.add_argument("--config", help="the fleet configuration (TOML)", default=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    if run:
+        parser.add_argument(
+            "--scheduler",
+            metavar="tcp://HOST:8786",
+            help="a running Dask scheduler (default: a LocalCluster)",
+        )
+        parser.add_argument(
+            "--workers", type=_COUNT, help="LocalCluster worker processes (overrides [fleet])"
+        )
+        parser.add_argument(
+            "--threads-per-worker",
+            type=_COUNT,
+            help="sites at once per LocalCluster worker (overrides [fleet])",
+        )
+
+
+def _add_fleet_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``fleet`` (run every site), ``fleet status`` and ``fleet retry SITE``."""
+    p = sub.add_parser("fleet", help="run many site migrations as tasks on Dask (status, retry SITE)")
+    _add_fleet_flags(p, run=True)
+    p.set_defaults(handler=cmd_fleet, config=None, json=False)
+    actions = p.add_subparsers(dest="fleet_command", metavar="ACTION")
+    _with_common_flags(actions, common)
+    q = actions.add_parser(
+        "status", help="each site's state, latest report and last fleet status (runs nothing)"
+    )
+    _add_fleet_flags(q, run=False)
+    q.set_defaults(handler=cmd_fleet_status)
+    q = actions.add_parser("retry", help="run these sites of the fleet again (their state resumes them)")
+    q.add_argument("sites", nargs="+", metavar="SITE", help="site names, as under [sites] in the file")
+    _add_fleet_flags(q, run=True)
+    q.set_defaults(handler=cmd_fleet_retry)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``orderbridge`` command."""
     parser = argparse.ArgumentParser(
@@ -891,6 +1039,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the outcome as JSON (nothing else on stdout)")
     p.set_defaults(handler=cmd_export)
 
+    _add_fleet_parsers(sub, common)
+
     p = sub.add_parser("demo", help="migrate 500 orders between two local WebinOne sites, verify, report")
     p.add_argument(
         "--orders", type=_COUNT, default=DEMO_ORDERS, help=f"orders to seed (default {DEMO_ORDERS})"
@@ -936,6 +1086,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-rate", type=_SHARE, default=0.0, help="share of connections dropped")
     p.add_argument("--rate-limit", type=_RATE, default=None, help="requests per second accepted")
     p.set_defaults(handler=cmd_sandbox_serve)
+    p = sandbox.add_parser(
+        "fleet", help="N simulated site pairs on loopback and a fleet.toml migrating each (orderbridge fleet)"
+    )
+    p.add_argument("--sites", type=_COUNT, default=5, help="site pairs (default 5)")
+    p.add_argument("--orders", type=_NON_NEGATIVE, default=20, help="orders in each source (default 20)")
+    p.add_argument("--latency", type=_SECONDS, default=0.0, help="seconds added to every answer")
+    p.add_argument("--seed", type=int, default=0, help="data seed (site i uses seed + i)")
+    p.add_argument(
+        "--shared-source",
+        action="store_true",
+        help="every site reads one source server (one shared API host)",
+    )
+    p.add_argument(
+        "--write-config",
+        default="fleet.toml",
+        metavar="FILE",
+        help="where to write the fleet configuration (default fleet.toml; never replaces a file orderbridge "
+        "did not write)",
+    )
+    p.set_defaults(handler=cmd_sandbox_fleet)
 
     return parser
 

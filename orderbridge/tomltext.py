@@ -53,12 +53,16 @@ def toml_key(key: str) -> str:
     return key if _BARE_KEY.match(key) else toml_string(key)
 
 
-def toml_value(value: str | int | bool | Path) -> str:
-    """A string, integer, boolean or path as a TOML value."""
+def toml_value(value: str | int | float | bool | Path) -> str:
+    """A string, integer, number, boolean or path as a TOML value (a number as written by ``repr``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} has no TOML form orderbridge writes")
+        return repr(value)
     return toml_string(str(value))
 
 

@@ -31,6 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
@@ -62,8 +63,11 @@ __all__ = [
     "REQUEST_ID_HEADERS",
     "RETRY_STATUSES",
     "Answer",
+    "RequestGate",
     "RequestRecord",
     "Transport",
+    "add_request_gate",
+    "remove_request_gate",
 ]
 
 T = TypeVar("T")
@@ -181,6 +185,34 @@ class Answer:
 
     def __repr__(self) -> str:
         return f"<Answer {self.status}, {len(self.content)} bytes>"
+
+
+RequestGate = Callable[[str, str], AbstractContextManager[object]]
+"""Called as ``gate(scheme, netloc)`` before each attempt; the attempt is sent inside the context it returns.
+
+A gate holds a request back (a rate shared by many processes) or bounds how
+many run at once (a concurrency shared by many machines): ``orderbridge fleet``
+installs one in each Dask worker so that per-host limits hold across its
+whole cluster. It sees the origin only, never a path, a header or a body.
+"""
+
+_gates: tuple[RequestGate, ...] = ()
+_gates_lock = threading.Lock()
+
+
+def add_request_gate(gate: RequestGate) -> None:
+    """Have every :class:`Transport` of this process send each attempt through ``gate`` (once per gate)."""
+    global _gates
+    with _gates_lock:
+        if gate not in _gates:
+            _gates = (*_gates, gate)
+
+
+def remove_request_gate(gate: RequestGate) -> None:
+    """Undo :func:`add_request_gate` (a gate not installed is ignored)."""
+    global _gates
+    with _gates_lock:
+        _gates = tuple(g for g in _gates if g is not gate)
 
 
 class _RateLimiter:
@@ -498,6 +530,26 @@ class Transport:
         hold = self._hold_until - self._clock()
         if hold > 0 and not held:
             self._sleep(hold)
+        gates = _gates
+        if not gates:
+            return self._attempt(method, url, shown, attempt, params, data, headers, auth)
+        with ExitStack() as stack:
+            for gate in gates:
+                stack.enter_context(gate(*self._origin))
+            return self._attempt(method, url, shown, attempt, params, data, headers, auth)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        shown: str,
+        attempt: int,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, str] | str | bytes | None,
+        headers: dict[str, str],
+        auth: AuthBase,
+    ) -> requests.Response:
+        """One attempt past the holds: the local rate limit, the request, the ``on_request`` hooks."""
         if self._limiter is not None:
             self._limiter.acquire()
         with self._count_lock:

@@ -79,6 +79,29 @@ def test_generated_sections_cover_the_code() -> None:
         assert f"### orderbridge {command}" in cli
 
 
+def test_every_fleet_key_is_documented() -> None:
+    """docs/fleet.md shows the generated [fleet] and [hosts] tables, and names every site section."""
+    from orderbridge.fleet.config import FLEET_SECTIONS, FleetOptions, HostLimitOptions
+    from orderbridge.migration.config import SECTIONS
+
+    gen = _load_generator()
+    page = (DOCS / "fleet.md").read_text()
+    for marker, table, options in (
+        ("fleet-options", gen.fleet_options(), FleetOptions),
+        ("host-options", gen.host_options(), HostLimitOptions),
+    ):
+        assert f"<!-- generated: {marker} -->" in page, marker
+        for info in ob.declared_options(options):
+            assert f"| `{info.name}` |" in table and info.doc, info.name
+    for section in FLEET_SECTIONS:
+        assert f"`[{section}" in page, section
+    for section in SECTIONS:
+        assert f"`[sites.NAME.{section}]`" in page, section
+    assert "{site}" in page
+    cli = gen.cli_reference()
+    assert "### orderbridge fleet" in cli
+
+
 def test_every_page_in_nav_exists() -> None:
     nav = (DOCS.parent / "mkdocs.yml").read_text()
     for page in re.findall(r":\s+([\w/-]+\.md)", nav):

@@ -19,7 +19,7 @@ from typing import Any, Final
 from orderbridge.errors import ConfigurationError
 from orderbridge.tomltext import toml_key, toml_string, toml_value
 
-__all__ = ["MARKER", "env_name", "export_lines", "render_run_config", "write_run_config"]
+__all__ = ["MARKER", "env_name", "export_lines", "render_run_config", "render_section", "write_run_config"]
 
 MARKER: Final = "# written by orderbridge"
 """How a generated ``run.toml`` begins; a file that does not is never overwritten."""
@@ -30,7 +30,9 @@ def env_name(site: str, option: str) -> str:
     return re.sub(r"[^A-Z0-9_]", "_", f"{site}_{option}".upper())
 
 
-def _section(name: str, options: Mapping[str, Any], site: str, exports: dict[str, str]) -> list[str]:
+def render_section(name: str, options: Mapping[str, Any], site: str, exports: dict[str, str]) -> list[str]:
+    """The lines of table ``[name]`` holding an endpoint's ``options``: each secret option written
+    ``<option>_env = "<SITE>_<OPTION>"``, its value added to ``exports`` under that variable."""
     from orderbridge.plugins import get_backend  # the sandbox imports without the plugin machinery
 
     secrets = get_backend(str(options["backend"])).secret_options()
@@ -65,8 +67,8 @@ def render_run_config(
     """
     exports: dict[str, str] = {}
     lines = [f"{MARKER} {header}".rstrip()] if header else [MARKER]
-    lines += _section("source", source, sites[0], exports)
-    lines += ["", *_section("target", target, sites[1], exports)]
+    lines += render_section("source", source, sites[0], exports)
+    lines += ["", *render_section("target", target, sites[1], exports)]
     if run:
         lines += ["", "[run]", *(f"{toml_key(k)} = {toml_value(v)}" for k, v in run.items())]
     tables = {k: v for k, v in (references or {}).items() if isinstance(v, Mapping)}

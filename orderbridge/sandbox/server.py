@@ -329,6 +329,13 @@ class SimServer:
         self._host = host
         self._port = port
         self._limiter = _RateLimiter()
+        self._gauge = threading.Lock()
+        self.in_flight = 0
+        """Requests being answered now (latency included)."""
+        self.peak_in_flight = 0
+        """The most requests answered at once since the server was made."""
+        self.refused_by_rate_limit = 0
+        """Requests answered 429 because they exceeded ``Faults.rate_limit``."""
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -397,8 +404,19 @@ class SimServer:
         """Log, apply faults, call the simulator; ``None`` means drop the connection.
 
         The answer's body is always ``bytes`` with its ``Content-Type`` set. Usable
-        without sockets, e.g. to test fault logic directly.
+        without sockets, e.g. to test fault logic directly. Counts the requests in
+        flight (:attr:`peak_in_flight`) and those the rate limit refused.
         """
+        with self._gauge:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return self._respond(request)
+        finally:
+            with self._gauge:
+                self.in_flight -= 1
+
+    def _respond(self, request: Request) -> Response | None:
         self.simulator.requests_log.append(request.method, request.path, request.query)
         faults = self.faults
         fail_after = False
@@ -408,6 +426,8 @@ class SimServer:
             if faults.rate_limit:
                 wait = self._limiter.acquire(faults.rate_limit)
                 if wait:
+                    with self._gauge:
+                        self.refused_by_rate_limit += 1
                     headers = {"Retry-After": str(max(1, math.ceil(wait)))}
                     return _fault_answer(429, "rate_limit", headers)
             if faults.chance(faults.drop_rate):
