@@ -39,6 +39,7 @@ def cluster_client(fleet: FleetConfig, scheduler: str | None = None) -> Iterator
     import dask
     from distributed import Client, LocalCluster
 
+    _quiet_dask()
     address = scheduler or fleet.options.scheduler
     if address:
         with Client(address, timeout="30s") as client:
@@ -59,6 +60,13 @@ def cluster_client(fleet: FleetConfig, scheduler: str | None = None) -> Iterator
         Client(cluster) as client,
     ):
         yield client, f"LocalCluster({options.workers} workers x {options.threads_per_worker} threads)"
+
+
+def _quiet_dask() -> None:
+    """Dask's own INFO lines (nannies, comms, clients) are not the operator's: warnings only,
+    unless orderbridge logs at debug level (``--verbose``)."""
+    if not logging.getLogger("orderbridge").isEnabledFor(logging.DEBUG):
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
 class SiteLines:
@@ -134,6 +142,7 @@ def run_fleet(
     if client is not None:
         return _run_on(fleet, client, str(client.scheduler.address), say)
     with cluster_client(fleet, scheduler) as (made, name):
+        say(f"fleet on {name}; Dask dashboard: {made.dashboard_link}")
         return _run_on(fleet, made, name, say)
 
 
