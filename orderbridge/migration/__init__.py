@@ -1,10 +1,10 @@
 """Migration runs: engine, state store, report and verification."""
 
+from typing import TYPE_CHECKING, Any
+
 from orderbridge.migration.concurrency import AdaptiveLimit, Concurrency
 from orderbridge.migration.engine import Mode, Progress, Selection, content_hash, migrate
 from orderbridge.migration.report import Failure, MigrationReport, Mismatch, VerifyReport
-from typing import TYPE_CHECKING, Any
-
 from orderbridge.migration.state import (
     Claim,
     OrderState,

@@ -85,11 +85,11 @@ from orderbridge.errors import ConfigurationError
 
 __all__ = [
     "DONE",
-    "Claim",
-    "ClaimLost",
     "OUTCOMES_PER_COMMIT",
     "REBUILD_HINT",
     "SCHEMA_VERSION",
+    "Claim",
+    "ClaimLost",
     "OrderState",
     "SQLiteStateStore",
     "StateDamaged",
@@ -99,9 +99,11 @@ __all__ = [
     "StateUnavailable",
     "Status",
     "is_state_url",
+    "literal_password",
     "now_text",
     "open_state_store",
     "redacted_location",
+    "state_exists",
 ]
 
 
@@ -764,7 +766,27 @@ def redacted_location(location: str | Path) -> str:
         return str(location)
     from orderbridge.migration.state_postgres import StateURL
 
-    return StateURL.parse(str(location)).display
+    return StateURL.parse(str(location), check_environ=False).display
+
+
+def literal_password(location: str | Path) -> bool:
+    """Whether a state URL holds its password written out (a secret to take from the environment)."""
+    if not is_state_url(location):
+        return False
+    from orderbridge.migration.state_postgres import StateURL
+
+    return StateURL.parse(str(location), environ={}, check_environ=False).literal_password
+
+
+def state_exists(location: str | Path) -> bool:
+    """Whether a state is there: the file exists, or the database holds the URL's migration."""
+    if not is_state_url(location):
+        return Path(location).exists()
+    store: Any = open_state_store(location)
+    try:
+        return not store.is_new
+    finally:
+        store.close()
 
 
 def open_state_store(location: str | Path, *, lock: bool = False) -> StateStore:

@@ -186,8 +186,14 @@ class StateURL:
     literal_password: bool = False
 
     @classmethod
-    def parse(cls, url: str, *, environ: Mapping[str, str] | None = None) -> StateURL:
-        """Read ``url``; :class:`~orderbridge.ConfigurationError` naming what is wrong (never the password)."""
+    def parse(
+        cls, url: str, *, environ: Mapping[str, str] | None = None, check_environ: bool = True
+    ) -> StateURL:
+        """Read ``url``; :class:`~orderbridge.ConfigurationError` naming what is wrong (never the password).
+
+        ``password_env=VAR`` takes the password from ``environ`` (the process's by default):
+        an error when it is not set, unless ``check_environ`` is false (the URL is only shown).
+        """
         environ = os.environ if environ is None else environ
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
@@ -203,7 +209,7 @@ class StateURL:
         migration = ours.get("migration") or DEFAULT_MIGRATION
         display = f"{shown}{'&' if rest else '?'}migration={migration}"
         variable = ours.get("password_env")
-        if variable:
+        if variable and (check_environ or variable in environ):
             if variable not in environ:
                 raise ConfigurationError(
                     f"state {display}: the environment variable {variable} (its password) is not set"
@@ -244,12 +250,6 @@ class PostgresStateStore:
 
     def __init__(self, url: str, *, lock: bool = False, environ: Mapping[str, str] | None = None) -> None:
         self.url = StateURL.parse(url, environ=environ)
-        if self.url.literal_password:
-            log.warning(
-                "state %s: the URL holds a literal password; take it from the environment "
-                "(PGPASSWORD, ~/.pgpass, or password_env=VARIABLE / [run] state_password_env)",
-                self.url.display,
-            )
         self.migration = self.url.migration
         self._lock = threading.Lock()
         self._worker: str | None = None
@@ -304,7 +304,7 @@ class PostgresStateStore:
         with self._lock, self._db.transaction():
             if durable:
                 self._db.execute("SET LOCAL synchronous_commit TO on")
-            cursor = self._db.execute(sql, params)  # type: ignore[arg-type] # constant SQL
+            cursor = self._db.execute(sql, params)  # constant SQL
             return cursor.fetchall() if cursor.description is not None else []
 
     def _binding(self) -> tuple[str, str, bool] | None:
@@ -362,8 +362,10 @@ class PostgresStateStore:
             try:
                 db = db or self._connect()
                 row = db.execute(
-                    "UPDATE orderbridge_workers SET expires_at = clock_timestamp() + make_interval(secs => %s) "
-                    "WHERE migration_id = %s AND worker_id = %s AND expires_at > clock_timestamp() RETURNING 1",
+                    "UPDATE orderbridge_workers "
+                    "SET expires_at = clock_timestamp() + make_interval(secs => %s) "
+                    "WHERE migration_id = %s AND worker_id = %s AND expires_at > clock_timestamp() "
+                    "RETURNING 1",
                     (self.url.lease_seconds, self.migration, self._worker),
                 ).fetchone()
             except (psycopg.Error, StateUnavailable) as exc:
@@ -452,7 +454,7 @@ class PostgresStateStore:
             if made is not None:
                 return Claim.MINE
             row = self._db.execute(
-                "SELECT o.status, o.owner, w.expires_at > clock_timestamp(), "
+                "SELECT o.status, o.owner, w.expires_at > clock_timestamp(), "  # noqa: S608 - constant join
                 "w.worker_id IS NULL OR w.expires_at > %s "
                 f"FROM orderbridge_orders o {_OWNER_JOIN} "
                 "WHERE o.migration_id = %s AND o.source_id = %s FOR UPDATE OF o SKIP LOCKED",
@@ -490,7 +492,7 @@ class PostgresStateStore:
         self._wait_for_co_workers()
         with self._lock, self._db.transaction():
             rows = self._db.execute(
-                f"SELECT {', '.join('o.' + c for c in _COLUMNS.split(', '))}, "
+                f"SELECT {', '.join('o.' + c for c in _COLUMNS.split(', '))}, "  # noqa: S608 - constants
                 "(o.owner IS NOT NULL AND w.worker_id IS NULL) OR w.expires_at > %s "
                 f"FROM orderbridge_orders o {_OWNER_JOIN} "
                 "WHERE o.migration_id = %s AND o.status = %s AND o.owner IS DISTINCT FROM %s "
@@ -501,7 +503,8 @@ class PostgresStateStore:
             ).fetchall()
             if rows:
                 self._db.execute(
-                    "UPDATE orderbridge_orders SET owner = %s WHERE migration_id = %s AND source_id = ANY(%s)",
+                    "UPDATE orderbridge_orders SET owner = %s "
+                    "WHERE migration_id = %s AND source_id = ANY(%s)",
                     (self._worker, self.migration, [r[0] for r in rows]),
                 )
         return [_row(r[:-1]) for r in rows], any(bool(r[-1]) for r in rows)
@@ -511,7 +514,7 @@ class PostgresStateStore:
         said = False
         while True:
             rows = self._run(
-                f"SELECT count(*) FROM orderbridge_orders o {_OWNER_JOIN} "
+                f"SELECT count(*) FROM orderbridge_orders o {_OWNER_JOIN} "  # noqa: S608 - constant join
                 "WHERE o.migration_id = %s AND o.status = %s AND o.owner <> %s "
                 "AND w.expires_at > clock_timestamp()",
                 (self.migration, _CODES[Status.PENDING], self._worker),
@@ -607,12 +610,12 @@ class PostgresStateStore:
         kept = ", ".join(str(_CODES[name]) for name in (Status.PENDING, *sorted(DONE)))
         with self._lock, self._db.transaction():
             self._db.execute(
-                "INSERT INTO orderbridge_orders AS o (migration_id, source_id, status, error, error_field, "
+                "INSERT INTO orderbridge_orders AS o (migration_id, source_id, status, error, error_field, "  # noqa: S608 - constant codes
                 "changed_at, owner) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (migration_id, source_id) DO UPDATE SET "
                 f"status = CASE WHEN o.status IN ({kept}) THEN o.status ELSE excluded.status END, "
-                "error = excluded.error, error_field = excluded.error_field, changed_at = excluded.changed_at, "
-                "owner = coalesce(o.owner, excluded.owner)",
+                "error = excluded.error, error_field = excluded.error_field, "
+                "changed_at = excluded.changed_at, owner = coalesce(o.owner, excluded.owner)",
                 (self.migration, source_id, _CODES[Status.FAILED], error, field, _now_us(), self._worker),
             )
 
@@ -677,10 +680,12 @@ class PostgresStateStore:
                 (self.migration, self._worker or ""),
             ).fetchone()
             if live is not None:
-                raise StateLocked(f"migration {self.migration!r} in {self.url.display} is in use by {live[0]}")
+                raise StateLocked(
+                    f"migration {self.migration!r} in {self.url.display} is in use by {live[0]}"
+                )
             for table in ("orderbridge_orders", "orderbridge_migrations"):
                 self._db.execute(
-                    f"UPDATE {table} SET migration_id = %s WHERE migration_id = %s",  # type: ignore[arg-type]  # noqa: S608
+                    f"UPDATE {table} SET migration_id = %s WHERE migration_id = %s",  # noqa: S608 - constant table names
                     (name, self.migration),
                 )
         self.is_new = True
@@ -711,6 +716,6 @@ def _prepare_schema(db: psycopg.Connection[Any], display: str) -> None:
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         for statement in _SCHEMA:
-            db.execute(statement)  # type: ignore[arg-type] # constant SQL
+            db.execute(statement)  # constant SQL
         if db.execute("SELECT 1 FROM orderbridge_schema").fetchone() is None:
             db.execute("INSERT INTO orderbridge_schema VALUES (%s)", (SCHEMA_VERSION,))
