@@ -493,13 +493,21 @@ class PostgresStateStore:
         with self._lock, self._db.transaction():
             rows = self._db.execute(
                 f"SELECT {', '.join('o.' + c for c in _COLUMNS.split(', '))}, "  # noqa: S608 - constants
-                "(o.owner IS NOT NULL AND w.worker_id IS NULL) OR w.expires_at > %s "
+                "o.owner <> %s AND (w.worker_id IS NULL OR w.expires_at > %s) "
                 f"FROM orderbridge_orders o {_OWNER_JOIN} "
-                "WHERE o.migration_id = %s AND o.status = %s AND o.owner IS DISTINCT FROM %s "
-                "AND (w.expires_at IS NULL OR w.expires_at <= clock_timestamp()) "
-                "AND (o.owner IS NOT NULL OR o.changed_at < %s) "
-                "ORDER BY o.source_id FOR UPDATE OF o SKIP LOCKED",
-                (self._joined, self.migration, _CODES[Status.PENDING], self._worker, _time_us(before)),
+                "WHERE o.migration_id = %s AND o.status = %s AND ("
+                "  ((o.owner IS NULL OR o.owner = %s) AND o.changed_at < %s)"
+                "  OR (o.owner <> %s AND (w.expires_at IS NULL OR w.expires_at <= clock_timestamp()))"
+                ") ORDER BY o.source_id FOR UPDATE OF o SKIP LOCKED",
+                (
+                    self._worker,
+                    self._joined,
+                    self.migration,
+                    _CODES[Status.PENDING],
+                    self._worker,
+                    _time_us(before),
+                    self._worker,
+                ),
             ).fetchall()
             if rows:
                 self._db.execute(
@@ -507,7 +515,7 @@ class PostgresStateStore:
                     "WHERE migration_id = %s AND source_id = ANY(%s)",
                     (self._worker, self.migration, [r[0] for r in rows]),
                 )
-        return [_row(r[:-1]) for r in rows], any(bool(r[-1]) for r in rows)
+        return [_row(r[:-1]) for r in rows], any(r[-1] is True for r in rows)
 
     def _wait_for_co_workers(self) -> None:
         deadline = time.monotonic() + 3 * self.url.lease_seconds
