@@ -91,11 +91,14 @@ class PostgresServer:
         extra = "".join(f"&{k}={v}" for k, v in query.items())
         return f"postgresql://postgres@/postgres?host={self.socket_dir}&port={self.port}&migration={migration}{extra}"
 
-    def tcp_url(self, migration: str, *, password: str | None = None, **query: str) -> str:
+    def tcp_url(self, migration: str | None, *, password: str | None = None, **query: str) -> str:
         """A state URL over loopback TCP (the password is required: from the environment, or literal)."""
         secret = f":{password}" if password is not None else ""
-        extra = "".join(f"&{k}={v}" for k, v in query.items())
-        return f"postgresql://postgres{secret}@127.0.0.1:{self.port}/postgres?migration={migration}{extra}"
+        pairs = ({"migration": migration} if migration is not None else {}) | query
+        extra = "&".join(f"{k}={v}" for k, v in pairs.items())
+        return f"postgresql://postgres{secret}@127.0.0.1:{self.port}/postgres" + (
+            f"?{extra}" if extra else ""
+        )
 
     def _as_account(self, command: Sequence[str]) -> list[str]:
         return ["runuser", "-u", self.account, "--", *command] if self.account else list(command)

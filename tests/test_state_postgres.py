@@ -264,3 +264,60 @@ def source(tmp_path: Path) -> ob.Backend:
             ob.Order(source=ob.SourceRef("webinone-v1", str(i)), number=str(i), total=Decimal(i))
         )
     return backend
+
+
+# ------------------------------------------------------------ the run configuration
+
+
+def _config(tmp_path: Path, run: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(
+        '[source]\nbackend = "jsonl"\npath = "in.jsonl"\n\n'
+        '[target]\nbackend = "jsonl"\npath = "out.jsonl"\n\n'
+        f"[run]\n{run}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_run_configuration_folds_the_migration_and_password_variable_into_the_state_url(
+    tmp_path: Path,
+) -> None:
+    from orderbridge.migration.config import load_config
+
+    config = load_config(
+        _config(
+            tmp_path,
+            'state = "postgresql://ob@db/shops"\nmigration = "acme"\nstate_password_env = "SHOP_PW"',
+        )
+    )
+    assert config.state == "postgresql://ob@db/shops?migration=acme&password_env=SHOP_PW"
+    same = load_config(
+        _config(tmp_path, 'state = "postgresql://ob@db/shops?migration=acme"\nmigration = "acme"')
+    )
+    assert same.state == "postgresql://ob@db/shops?migration=acme"
+    with pytest.raises(
+        ob.ConfigurationError, match=r"\[run\] state: names migration 'acme', \[run\] says 'other'"
+    ):
+        load_config(
+            _config(tmp_path, 'state = "postgresql://ob@db/shops?migration=acme"\nmigration = "other"')
+        )
+    with pytest.raises(ob.ConfigurationError, match=r"\[run\] migration: applies to a PostgreSQL state"):
+        load_config(_config(tmp_path, 'state = "state.sqlite"\nmigration = "acme"'))
+    assert load_config(_config(tmp_path, 'state = "state.sqlite"')).state == tmp_path / "state.sqlite"
+
+
+def test_a_literal_password_in_the_state_url_is_warned_about_and_never_shown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from orderbridge.migration.config import load_config
+
+    path = _config(tmp_path, 'state = "postgresql://ob:hunter2-secret@db/shops"')
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="orderbridge.config"):
+        config = load_config(path)
+    assert "holds a literal secret ([run] state" in caplog.text and "state_password_env" in caplog.text
+    assert "hunter2-secret" not in caplog.text and "hunter2-secret" not in repr(config)
+    from orderbridge.migration.state import redacted_location
+
+    assert redacted_location(config.state) == "postgresql://ob@db/shops?migration=default"
