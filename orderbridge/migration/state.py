@@ -13,8 +13,11 @@ conflict rows); the engine then reads the target's ledger first. Losing the
 store therefore costs one read of the target, never a duplicate.
 
 :class:`StateStore` is the interface; :class:`SQLiteStateStore` the default
-implementation (one file, WAL mode, safe for many worker threads). Another SQL
-database can stand in by implementing the same few methods.
+implementation (one file, WAL mode, safe for many worker threads, held by one
+run); :class:`~orderbridge.migration.state_postgres.PostgresStateStore` keeps
+the same rows in PostgreSQL for many workers on one migration, each order
+claimed by one of them (:meth:`StateStore.claim`). :func:`open_state_store`
+opens either from a path or a ``postgresql://`` URL.
 
 What must be durable, and when
 ------------------------------

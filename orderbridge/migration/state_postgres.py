@@ -246,8 +246,6 @@ class PostgresStateStore:
     threads; the heartbeat has its own.
     """
 
-    shared: Final = True
-
     def __init__(self, url: str, *, lock: bool = False, environ: Mapping[str, str] | None = None) -> None:
         self.url = StateURL.parse(url, environ=environ)
         self.migration = self.url.migration
