@@ -27,8 +27,9 @@ from .fakes import MemoryTarget
 from .postgres import PASSWORD, PostgresServer
 
 HASH = "cd" * 32
-LEASE = "1"
-"""Seconds: short, so that a stopped heartbeat's lease runs out soon (tests poll for it)."""
+LEASE = "3"
+"""Seconds: short, so that a stopped heartbeat's lease runs out soon (tests poll for it), and long
+enough that a live worker's heartbeat (every third of it) keeps its lease on a busy machine."""
 
 
 @pytest.fixture
