@@ -209,6 +209,18 @@ def test_at_its_end_a_worker_waits_for_a_dead_co_worker_and_takes_its_pending_ro
     assert stores().claim("p1") == Claim.ELSEWHERE  # b's now
 
 
+def test_an_order_a_dead_co_worker_claimed_but_never_began_is_taken_at_the_end(
+    stores: Callable[..., PostgresStateStore],
+) -> None:
+    a, b = stores(), stores()
+    assert a.claim("c") == Claim.MINE  # killed before its pending mark: nothing written
+    assert b.claim("c") == Claim.ELSEWHERE  # b passes it by while a lives
+    _die(a)
+    rows, stale = b.take_left_pending(now_text())
+    assert [(row.source_id, row.status) for row in rows] == [("c", "claimed")] and not stale
+    assert b.claim("c") == Claim.MINE
+
+
 def test_a_worker_whose_lease_ran_out_claims_nothing_and_begins_no_write(
     stores: Callable[..., PostgresStateStore], caplog: pytest.LogCaptureFixture
 ) -> None:

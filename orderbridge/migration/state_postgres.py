@@ -41,8 +41,10 @@ engine reads the target's ledger again first, and adopts or finishes the copy
 as it does for a killed run's pending row: never a second write.
 
 At the end of its run a worker waits (up to three leases) while other live
-workers hold pending rows, then takes every pending row whose owner's lease
-has expired (:meth:`PostgresStateStore.take_left_pending`). A worker whose
+workers hold unfinished orders, then takes every pending row whose owner's
+lease has expired, and every order a worker that stopped while this one ran
+had claimed without beginning its write (this worker may have passed it as
+held elsewhere) (:meth:`PostgresStateStore.take_left_pending`). A worker whose
 own lease ran out (the heartbeat found it expired: the process was paused
 or cut off) claims nothing more and begins no write: the owner column fences
 it, and a pending mark on a row another worker took is refused
@@ -79,6 +81,7 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+import attrs
 import psycopg
 from attrs import field, frozen
 
@@ -483,29 +486,31 @@ class PostgresStateStore:
         return Claim.ELSEWHERE  # handled by a worker that ran alongside this one
 
     def take_left_pending(self, before: str) -> tuple[list[OrderState], bool]:
-        """Wait (up to three leases) while other live workers hold pending rows, then take each
-        pending row no live worker holds; and whether one was left by a worker that ran alongside."""
+        """Wait (up to three leases) while other live workers hold unfinished orders, then take each
+        pending row no live worker holds (and each order a worker that ran alongside had claimed and
+        not begun); and whether one of them is pending from a worker that ran alongside."""
         if self._worker is None:
             return list(self.iter_pending(before=before)), False
         self._wait_for_co_workers()
         with self._lock, self._db.transaction():
             rows = self._db.execute(
                 f"SELECT {', '.join('o.' + c for c in _COLUMNS.split(', '))}, "  # noqa: S608 - constants
-                "o.owner <> %s AND (w.worker_id IS NULL OR w.expires_at > %s) "
-                f"FROM orderbridge_orders o {_OWNER_JOIN} "
-                "WHERE o.migration_id = %s AND o.status = %s AND ("
-                "  ((o.owner IS NULL OR o.owner = %s) AND o.changed_at < %s)"
-                "  OR (o.owner <> %s AND (w.expires_at IS NULL OR w.expires_at <= clock_timestamp()))"
+                "o.owner <> %(me)s AND (w.worker_id IS NULL OR w.expires_at > %(joined)s) "
+                f"FROM orderbridge_orders o {_OWNER_JOIN} WHERE o.migration_id = %(migration)s AND ("
+                "  (o.status = %(pending)s AND (o.owner IS NULL OR o.owner = %(me)s)"
+                "      AND o.changed_at < %(before)s)"
+                "  OR (o.status IN (%(pending)s, %(claimed)s) AND o.owner <> %(me)s"
+                "      AND (w.expires_at IS NULL OR w.expires_at <= clock_timestamp())"
+                "      AND (o.status = %(pending)s OR w.worker_id IS NULL OR w.expires_at > %(joined)s))"
                 ") ORDER BY o.source_id FOR UPDATE OF o SKIP LOCKED",
-                (
-                    self._worker,
-                    self._joined,
-                    self.migration,
-                    _CODES[Status.PENDING],
-                    self._worker,
-                    _time_us(before),
-                    self._worker,
-                ),
+                {
+                    "me": self._worker,
+                    "joined": self._joined,
+                    "migration": self.migration,
+                    "pending": _CODES[Status.PENDING],
+                    "claimed": _CLAIMED,
+                    "before": _time_us(before),
+                },
             ).fetchall()
             if rows:
                 self._db.execute(
@@ -513,7 +518,8 @@ class PostgresStateStore:
                     "WHERE migration_id = %s AND source_id = ANY(%s)",
                     (self._worker, self.migration, [r[0] for r in rows]),
                 )
-        return [_row(r[:-1]) for r in rows], any(r[-1] is True for r in rows)
+        stale = any(r[-1] is True and r[1] == _CODES[Status.PENDING] for r in rows)
+        return [_taken_row(r[:-1]) for r in rows], stale
 
     def _wait_for_co_workers(self) -> None:
         deadline = time.monotonic() + 3 * self.url.lease_seconds
@@ -521,9 +527,9 @@ class PostgresStateStore:
         while True:
             rows = self._run(
                 f"SELECT count(*) FROM orderbridge_orders o {_OWNER_JOIN} "  # noqa: S608 - constant join
-                "WHERE o.migration_id = %s AND o.status = %s AND o.owner <> %s "
+                "WHERE o.migration_id = %s AND o.status IN (%s, %s) AND o.owner <> %s "
                 "AND w.expires_at > clock_timestamp()",
-                (self.migration, _CODES[Status.PENDING], self._worker),
+                (self.migration, _CODES[Status.PENDING], _CLAIMED, self._worker),
             )
             held = int(rows[0][0])
             if not held or time.monotonic() >= deadline or self._lost.is_set():
@@ -702,6 +708,11 @@ class PostgresStateStore:
             self.unlock()
         finally:
             self._db.close()
+
+
+def _taken_row(row: tuple[Any, ...]) -> OrderState:
+    state = _row(row)
+    return attrs.evolve(state, status="claimed") if row[1] == _CLAIMED else state
 
 
 def _prepare_schema(db: psycopg.Connection[Any], display: str) -> None:
