@@ -54,10 +54,10 @@ def _silence_stdout() -> None:
 
 def exit_status_of(exc: BaseException) -> int:
     """The exit status for an error that ended a command (:data:`EXIT_USAGE` or :data:`EXIT_FAILURES`)."""
-    from orderbridge.migration.state import StateDamaged, StateLocked
+    from orderbridge.migration.state import StateDamaged, StateLocked, StateUnavailable
     from orderbridge.sandbox import SimulatorConflict, SimulatorNotFound
 
-    if isinstance(exc, (StateLocked, StateDamaged)):
+    if isinstance(exc, (StateLocked, StateDamaged, StateUnavailable)):
         return EXIT_FAILURES  # a condition of the state file, not of the configuration
     usage = (
         ob.ConfigurationError,
@@ -237,7 +237,19 @@ def _load_run_config(args: argparse.Namespace) -> Any:
         overrides["ids"] = tuple(i for group in args.ids for i in group)
     if getattr(args, "dry_run", False):
         overrides["dry_run"] = True
+    _warn_about_state_password(overrides["state"])
     return load_config(args.config, **overrides)
+
+
+def _warn_about_state_password(state: str | None) -> None:
+    """``--state`` with a password in its URL: every user of the machine can read a command line."""
+    from orderbridge.migration.state import literal_password
+
+    if state is not None and literal_password(state):
+        log.warning(
+            "--state holds a literal password, readable by other users in the process list: "
+            "use PGPASSWORD, ~/.pgpass or [run] state_password_env instead"
+        )
 
 
 def run_migration(config: Any, *, show_progress: bool = True, as_json: bool = False) -> Any:
@@ -310,8 +322,12 @@ def _print_run_outcome(config: Any, report: Any, template: Path | None, *, as_js
 def _write_references_template(config: Any, report: Any, target: ob.Backend) -> Path | None:
     """A dry run's ``references.toml``, beside its report (or its state file when it writes no report)."""
     from orderbridge.migration.references_file import TEMPLATE_NAME, write_template
+    from orderbridge.migration.state import is_state_url
 
-    beside = Path(config.report if config.report is not None else config.state)
+    if config.report is not None:
+        beside = Path(config.report)
+    else:  # beside the state file; a database state has no folder: the current one
+        beside = Path.cwd() / "state" if is_state_url(config.state) else Path(config.state)
     return write_template(beside.parent / TEMPLATE_NAME, report, target)
 
 
@@ -348,11 +364,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _verify(config: Any) -> Any:
     from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.state import redacted_location, state_exists
     from orderbridge.migration.verify import verify
 
-    if not config.state.exists():
+    if not state_exists(config.state):
         raise ob.ConfigurationError(
-            f"no state file at {config.state}: nothing was migrated with this configuration"
+            f"no state at {redacted_location(config.state)}: nothing was migrated with this configuration"
         )
     source = connect_endpoint(config.source, section="source")
     target = connect_endpoint(config.target, config=config, section="target")
@@ -405,25 +422,20 @@ def _print_repair(findings: Any, report: Any, *, as_json: bool) -> None:
 
 
 def cmd_state_rebuild(args: argparse.Namespace) -> int:
-    """Set a damaged (or doubtful) state file aside and start a new one bound to the run's endpoints."""
-    import time
-
+    """Set a damaged (or doubtful) state aside and start a new one bound to the run's endpoints."""
     from orderbridge.migration.config import connect_endpoint
-    from orderbridge.migration.state import SQLiteStateStore
+    from orderbridge.migration.state import is_state_url, open_state_store, redacted_location
 
     config = _load_run_config(args)
-    path = Path(config.state)
-    if path.exists():
-        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            part = Path(str(path) + suffix)
-            if part.exists():
-                part.rename(Path(str(aside) + suffix))
-        print(f"set aside: {aside}")
+    shown = redacted_location(config.state)
+    if is_state_url(config.state):
+        _set_aside_migration(str(config.state))
+    else:
+        _set_aside_file(Path(config.state))
     source = connect_endpoint(config.source, section="source")
     target = connect_endpoint(config.target, config=config, section="target")
     try:
-        store = SQLiteStateStore(path, lock=True)
+        store: Any = open_state_store(config.state, lock=True)
         try:
             store.lock()
             store.bind(source.endpoint(), target.endpoint())
@@ -433,10 +445,42 @@ def cmd_state_rebuild(args: argparse.Namespace) -> int:
         source.close()
         target.close()
     print(
-        f"new state file: {path}; the next `orderbridge migrate --config {args.config}` reads the "
+        f"new state: {shown}; the next `orderbridge migrate --config {args.config}` reads the "
         "target's orders first and adopts what it already holds (nothing is written twice)"
     )
     return 0
+
+
+def _aside_suffix() -> str:
+    import time
+
+    return f".damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+
+
+def _set_aside_file(path: Path) -> None:
+    if not path.exists():
+        return
+    aside = path.with_name(path.name + _aside_suffix())
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(str(path) + suffix)
+        if part.exists():
+            part.rename(Path(str(aside) + suffix))
+    print(f"set aside: {aside}")
+
+
+def _set_aside_migration(url: str) -> None:
+    """Move a PostgreSQL state's migration to ``<id>.damaged-<time>`` (refused while a worker runs)."""
+    from orderbridge.migration.state_postgres import PostgresStateStore
+
+    store = PostgresStateStore(url, lock=True)
+    try:
+        if store.is_new:
+            return
+        aside = store.migration + _aside_suffix()
+        store.set_aside(aside)
+        print(f"set aside: migration {aside!r}")
+    finally:
+        store.close()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -804,7 +848,7 @@ def _write_demo_config(
         {"backend": "webinone-v2", "base_url": new_url, **new_site.credentials()},
         sites=("old", "new"),
         header="demo: the configuration of this run (its sites are gone; copy it for your own)",
-        run={"state": config.state.name, "report": "report.json"},
+        run={"state": Path(config.state).name, "report": "report.json"},
         references=dict(config.reference_tables),
     )
     path = workdir / "run.toml"
@@ -972,7 +1016,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_NON_NEGATIVE,
         help="stop a real run once N orders have failed (0: no limit; a dry run reads every order)",
     )
-    p.add_argument("--state", help="state file (overrides the configuration)")
+    p.add_argument(
+        "--state", help="state file or PostgreSQL URL postgresql://user@host/db (overrides the configuration)"
+    )
     p.add_argument(
         "--report",
         help="the latest report's path (overrides the configuration); each run also writes its own "
@@ -1001,7 +1047,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="mapping tables from this references.toml (as the migration will use)",
     )
     p.add_argument("--mode", choices=["skip", "update"], help="check the target can write in this mode")
-    p.add_argument("--state", help="state file (overrides the configuration)")
+    p.add_argument(
+        "--state", help="state file or PostgreSQL URL postgresql://user@host/db (overrides the configuration)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=cmd_check)
 

@@ -1,7 +1,13 @@
+from __future__ import annotations
+
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import responses
+
+if TYPE_CHECKING:
+    from .postgres import PostgresServer
 
 pytest_plugins = ["orderbridge.testing"]
 
@@ -11,3 +17,16 @@ def mock() -> Iterator[responses.RequestsMock]:
     """A `responses` mock that fails any request not registered (no request reaches the network)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield rsps
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (tests/postgres.py); fails, never skips, without one."""
+    from .postgres import PostgresMissing, PostgresServer
+
+    try:
+        server = PostgresServer.start()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()

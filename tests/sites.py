@@ -48,7 +48,15 @@ class Sites:
             **options,
         )
 
-    def write_config(self, path: Path, *, workers: int = 4, extra_target: str = "") -> Path:
+    def write_config(
+        self,
+        path: Path,
+        *,
+        workers: int = 4,
+        extra_target: str = "",
+        state: str | None = None,
+        extra_run: str = "",
+    ) -> Path:
         lines = [
             "[source]",
             'backend = "webinone-v1"',
@@ -64,9 +72,10 @@ class Sites:
             extra_target,
             "",
             "[run]",
-            f'state = "{path.parent / "state.sqlite"}"',
+            f'state = "{state or path.parent / "state.sqlite"}"',
             f'report = "{path.parent / "report.json"}"',
             f"workers = {workers}",
+            extra_run,
             "",
         ]
         for kind, table in self.tables().items():

@@ -8,6 +8,7 @@ writes for it, counted by SQLite itself (its trace of the statements it runs).
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,8 +18,8 @@ from typing import Any
 import pytest
 
 import orderbridge as ob
-from orderbridge.migration import SQLiteStateStore, migrate
-from orderbridge.migration.state import OUTCOMES_PER_COMMIT, SCHEMA_VERSION
+from orderbridge.migration import Claim, SQLiteStateStore, migrate
+from orderbridge.migration.state import OUTCOMES_PER_COMMIT, SCHEMA_VERSION, now_text, open_state_store
 
 from .fakes import MemoryTarget
 
@@ -27,6 +28,19 @@ RUN_COMMITS = 3
 """Commits of a run besides its orders: binding the endpoints, the start and the end of the run."""
 
 HASH = "ab" * 32
+
+
+Location = str | Path
+"""Where a store under test lives: a SQLite file, or a PostgreSQL state URL (its own migration id)."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    """Each store the engine can use, for the cases that apply to both (the conformance of the protocol)."""
+    if request.param == "sqlite":
+        return tmp_path / "state.sqlite"
+    server = request.getfixturevalue("postgres")
+    return str(server.url(f"{request.node.name}-{uuid.uuid4().hex[:8]}"))
 
 
 def _commits(store: SQLiteStateStore) -> list[str]:
@@ -131,14 +145,14 @@ def test_a_finished_row_takes_under_150_bytes_of_the_file(tmp_path: Path) -> Non
     assert size / rows < 150, size / rows
 
 
-def test_deferred_outcomes_are_read_back_at_once_and_committed_by_close(tmp_path: Path) -> None:
-    store = SQLiteStateStore(tmp_path / "state.sqlite")
+def test_deferred_outcomes_are_read_back_at_once_and_committed_by_close(location: Location) -> None:
+    store = open_state_store(location)
     store.mark_pending("a", HASH)
     store.mark_done("a", "written", "1000", HASH)
     row = store.get("a")
     assert row is not None and (row.status, row.target_id, row.content_hash) == ("written", "1000", HASH)
     store.close()
-    reopened = SQLiteStateStore(tmp_path / "state.sqlite")
+    reopened = open_state_store(location)
     row = reopened.get("a")
     reopened.close()
     assert row is not None and row.status == "written"
@@ -178,12 +192,18 @@ def test_another_process_may_read_the_state_while_a_run_holds_outcomes(tmp_path:
     assert row is not None and (row.status, row.target_id) == ("pending", "1000")
 
 
-def test_source_of_finds_a_target_id_before_and_after_its_index_exists(tmp_path: Path) -> None:
-    store = SQLiteStateStore(tmp_path / "state.sqlite")
+def test_source_of_finds_a_target_id(location: Location) -> None:
+    store = open_state_store(location)
     store.mark_pending("a", HASH, "1000")
     assert store.source_of("1000") == "a" and store.source_of("1001") is None
     store.mark_done("b", "adopted", "1001", HASH)
     assert store.source_of("1001") == "b"
+    store.close()
+
+
+def test_source_of_builds_its_index_on_first_use(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "state.sqlite")
+    assert store.source_of("1000") is None
     store.close()
     db = sqlite3.connect(tmp_path / "state.sqlite")
     plan = db.execute("EXPLAIN QUERY PLAN SELECT source_id FROM orders WHERE target_id = '1'").fetchall()
@@ -317,3 +337,128 @@ def test_an_unreadable_time_in_a_first_schema_row_becomes_the_upgrade_time_not_l
     store.close()
     assert row is not None and row.changed_at is not None
     assert datetime.fromisoformat(row.changed_at) >= before
+
+
+# ------------------------------------------------------------ the protocol, on every store
+
+
+def test_a_pending_row_keeps_its_target_id_through_a_failure_and_a_new_attempt(location: Location) -> None:
+    store = open_state_store(location)
+    began = store.mark_pending("a", HASH)
+    store.set_target("a", "1000")
+    store.mark_failed("a", "the target went away", None)  # pending stays pending: it may have left a copy
+    row = store.get("a")
+    assert row is not None and (row.status, row.target_id, row.error) == (
+        "pending",
+        "1000",
+        "the target went away",
+    )
+    assert row.changed_at is not None and row.changed_at >= began
+    store.mark_pending("a", HASH)  # the next attempt keeps the known copy
+    row = store.get("a")
+    assert row is not None and (row.status, row.target_id, row.attempts, row.error) == (
+        "pending",
+        "1000",
+        2,
+        None,
+    )
+    store.close()
+
+
+def test_outcomes_failures_and_conflicts_as_each_store_keeps_them(location: Location) -> None:
+    store = open_state_store(location)
+    store.mark_done("done", "written", "1", HASH)
+    store.mark_failed("done", "update refused", "total")  # a complete copy keeps its status and id
+    store.mark_pending("clean", HASH)
+    store.mark_clean_failure("clean", "rejected", "lines[0].sku")
+    store.mark_conflict("conflict", "the target holds order 7")
+    store.mark_failed("new", "bad document", "number")
+    rows = {sid: store.get(sid) for sid in ("done", "clean", "conflict", "new")}
+    assert {sid: (r.status if r else None) for sid, r in rows.items()} == {
+        "done": "written",
+        "clean": "failed",
+        "conflict": "conflict",
+        "new": "failed",
+    }
+    assert rows["done"] is not None and rows["done"].target_id == "1"
+    assert rows["clean"] is not None and (rows["clean"].error_field, rows["clean"].target_id) == (
+        "lines[0].sku",
+        None,
+    )
+    assert store.counts() == {"written": 1, "failed": 2, "conflict": 1}
+    assert store.get("absent") is None
+    store.forget("conflict")
+    assert store.get("conflict") is None and store.counts() == {"written": 1, "failed": 2}
+    store.close()
+
+
+def test_iter_done_in_source_id_order_across_batches_and_iter_pending_before_a_time(
+    location: Location,
+) -> None:
+    store = open_state_store(location)
+    ids = [f"s{i:04d}" for i in range(600)]
+    for source_id in reversed(ids):
+        store.mark_done(source_id, "adopted", "t" + source_id, HASH)
+    early = store.mark_pending("p1", HASH)
+    cut = now_text()
+    store.mark_pending("p2", HASH)
+    assert [row.source_id for row in store.iter_done()] == ids
+    assert [row.source_id for row in store.iter_pending()] == ["p1", "p2"]
+    assert [row.source_id for row in store.iter_pending(before=cut)] == ["p1"] and early < cut
+    store.close()
+
+
+def test_binding_refuses_other_endpoints_and_needs_ledger_follows_the_runs(location: Location) -> None:
+    store = open_state_store(location, lock=True)
+    assert store.needs_ledger()  # new
+    store.bind("jsonl:/a", "jsonl:/b")
+    store.begin_run()
+    store.mark_done("a", "written", "1", HASH)
+    store.end_run(clean=True)
+    store.close()
+    store = open_state_store(location, lock=True)
+    store.bind("jsonl:/a", "jsonl:/b")
+    assert not store.needs_ledger()  # cleanly finished, nothing pending
+    store.begin_run()
+    assert store.needs_ledger()  # a run in progress (or killed) is not trusted alone
+    store.mark_pending("b", HASH)
+    store.end_run(clean=False)
+    assert store.needs_ledger()
+    with pytest.raises(ob.migration.StateMismatch, match="belongs to a run from 'jsonl:/a' to 'jsonl:/b'"):
+        store.bind("jsonl:/a", "jsonl:/other")
+    store.close()
+
+
+def test_a_single_worker_claims_every_order_and_takes_what_earlier_runs_left(location: Location) -> None:
+    store = open_state_store(location, lock=True)
+    store.bind("jsonl:/a", "jsonl:/b")
+    store.mark_pending("left", HASH)
+    store.close()
+    store = open_state_store(location, lock=True)
+    started = now_text()
+    assert store.claim("new") == Claim.MINE and store.claim("left") == Claim.MINE
+    store.mark_done("new", "written", "1", HASH)
+    rows, stale = store.take_left_pending(started)
+    assert [row.source_id for row in rows] == ["left"] and not stale
+    assert store.get("new") is not None and store.counts() == {"written": 1, "pending": 1}
+    store.close()
+
+
+def test_a_migration_through_each_store_writes_once_and_a_lost_state_adopts(
+    source: ob.Backend, location: Location
+) -> None:
+    target = MemoryTarget()
+    first = migrate(source, target, state=location, concurrency=4, sleep=lambda s: None)
+    assert (first.written, first.failed, first.elsewhere) == (ORDERS, 0, 0) and first.ok
+    again = migrate(source, target, state=location, sleep=lambda s: None)
+    assert (again.written, again.skipped) == (0, ORDERS)
+    assert again.ledger is None  # a clean state is trusted alone
+    calls = len(target.calls)
+    other = (
+        Path(location).with_name("other.sqlite")
+        if isinstance(location, Path)
+        else str(location).replace("migration=", "migration=lost-")
+    )
+    lost = migrate(source, target, state=other, sleep=lambda s: None)
+    assert (lost.adopted, lost.written) == (ORDERS, 0) and len(target.calls) == calls
+    assert len(target.orders) == ORDERS

@@ -18,7 +18,7 @@ from attrs import frozen
 from orderbridge.backend import Backend, Capability
 from orderbridge.migration.config import RunConfig, connect_endpoint
 from orderbridge.migration.engine import _check_arguments, preflight
-from orderbridge.migration.state import SQLiteStateStore
+from orderbridge.migration.state import open_state_store, redacted_location, state_exists
 
 __all__ = ["CheckResult", "check_run"]
 
@@ -42,7 +42,8 @@ class CheckResult:
     target: EndpointCheck
     mapped_references: int
     """Mapping-table entries checked against the target (``"*"`` defaults included)."""
-    state_path: Path
+    state_path: Path | str
+    """The state file, or the PostgreSQL state's URL (shown without its password)."""
     state_orders: dict[str, int] | None
     """The state file's rows by status, or ``None`` when there is no state file yet."""
 
@@ -53,7 +54,7 @@ class CheckResult:
             "source": _endpoint_dict(self.source),
             "target": _endpoint_dict(self.target),
             "mapped_references": self.mapped_references,
-            "state": {"path": str(self.state_path), "orders": self.state_orders},
+            "state": {"path": redacted_location(self.state_path), "orders": self.state_orders},
         }
 
     def summary(self) -> str:
@@ -61,11 +62,13 @@ class CheckResult:
         lines = [_endpoint_line(self.source), _endpoint_line(self.target)]
         lines.append(f"  references: {self.mapped_references} mapped value(s), each one the target can hold")
         if self.state_orders is None:
-            lines.append(f"  state: {self.state_path} (none yet: the first run creates it)")
+            lines.append(
+                f"  state: {redacted_location(self.state_path)} (none yet: the first run creates it)"
+            )
         else:
             counts = sorted(self.state_orders.items())
             rows = ", ".join(f"{status} {n}" for status, n in counts) or "no orders"
-            lines.append(f"  state: {self.state_path} (bound to these endpoints; {rows})")
+            lines.append(f"  state: {redacted_location(self.state_path)} (bound to these endpoints; {rows})")
         return "ready to migrate\n" + "\n".join(lines)
 
 
@@ -110,14 +113,15 @@ def _describe(side: str, backend: Backend) -> EndpointCheck:
     return EndpointCheck(side=side, backend=backend.name, endpoint=backend.endpoint(), orders=orders)
 
 
-def _check_state(path: Path, source: Backend, target: Backend) -> dict[str, int] | None:
-    """The state file's counts; :class:`StateMismatch` when it belongs to other endpoints."""
-    if not path.exists():
+def _check_state(path: Path | str, source: Backend, target: Backend) -> dict[str, int] | None:
+    """The state's counts; :class:`StateMismatch` when it belongs to other endpoints."""
+    if not state_exists(path):
         return None
-    store = SQLiteStateStore(path)
+    store: Any = open_state_store(path)
     try:
         if not store.is_new:  # a store with no endpoints yet would be bound by bind(): not here
             store.bind(source.endpoint(), target.endpoint())
-        return store.counts()
+        counts: dict[str, int] = store.counts()
+        return counts
     finally:
         store.close()

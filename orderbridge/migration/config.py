@@ -52,6 +52,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import attrs
 from attrs import field, frozen
@@ -61,6 +62,7 @@ from orderbridge.errors import ConfigurationError
 from orderbridge.migration.concurrency import DEFAULT_MAX_WORKERS, Concurrency
 from orderbridge.migration.engine import Selection
 from orderbridge.migration.references_file import merge_tables, read_references_file
+from orderbridge.migration.state import is_state_url, literal_password, redacted_location
 from orderbridge.options import (
     OptionError,
     SourceIdText,
@@ -85,7 +87,21 @@ SECTIONS = ("source", "target", "run", "references")
 class RunOptions:
     """The ``[run]`` section (command-line flags override it)."""
 
-    state: Path = option(Path("orderbridge-state.sqlite"), doc="the state file (relative to this file)")
+    state: str = option(
+        "orderbridge-state.sqlite",
+        doc="the state: a SQLite file (relative to this file), or a PostgreSQL URL "
+        "postgresql://user@host/db (one migration of many in that database, shared by every worker "
+        "of it; the password from the environment)",
+    )
+    migration: str | None = option(
+        None,
+        doc="the migration id within a PostgreSQL state (the URL's ?migration= wins; none: 'default')",
+    )
+    state_password_env: str | None = option(
+        None,
+        doc="the environment variable holding the PostgreSQL state's password "
+        "(none: libpq's own rules, PGPASSWORD or ~/.pgpass)",
+    )
     report: Path | None = option(
         None,
         doc="the latest report's path: each run writes NAME-<UTC time>.json and .html beside it, "
@@ -134,7 +150,8 @@ class RunConfig:
 
     source: dict[str, Any] = field(repr=False)
     target: dict[str, Any] = field(repr=False)
-    state: Path
+    state: Path | str = field(repr=redacted_location)
+    """A SQLite file, or a PostgreSQL state URL (``[run] migration`` and ``state_password_env`` folded in)."""
     report: Path | None = None
     workers: int | None = None
     max_workers: int = DEFAULT_MAX_WORKERS
@@ -183,11 +200,18 @@ def _warn_about_literal_secrets(path: Path, data: Mapping[str, Any]) -> None:
         except ConfigurationError:
             continue  # reported when the section is connected
         literal = sorted(k for k in options if k in secrets)
-        if literal:
-            log.warning(
+        _say_literal(path, mode, section, literal)
+    state = data.get("run", {}).get("state") if isinstance(data.get("run"), Mapping) else None
+    if isinstance(state, str) and is_state_url(state) and literal_password(state):
+        _say_literal(path, mode, "run", ["state (its URL's password)"], "state_password")
+
+
+def _say_literal(path: Path, mode: int, section: str, literal: list[str], key: str | None = None) -> None:
+    if literal:
+        log.warning(
                 "%s holds a literal secret ([%s] %s) and is readable by other users (mode %o): "
                 "use %s_env = \"VARIABLE\" instead, or chmod 600 %s",
-                path, section, ", ".join(literal), mode & 0o777, literal[0], path,
+                path, section, ", ".join(literal), mode & 0o777, key or literal[0], path,
             )  # fmt: skip
 
 
@@ -213,7 +237,7 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **over
     return RunConfig(
         source=_endpoint(data, "source", path_of),
         target=_endpoint(data, "target", path_of),
-        state=path_of(run.state),
+        state=_state_of(run, path_of),
         report=path_of(run.report) if run.report is not None else None,
         workers=run.workers,
         max_workers=run.max_workers,
@@ -233,6 +257,25 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path = Path(), **over
         identity=refs.identity,
         on_unresolved=refs.on_unresolved,
     )
+
+
+def _state_of(run: RunOptions, path_of: Any) -> Path | str:
+    """The run's state: a file (relative to the configuration), or a URL naming its migration."""
+    if not is_state_url(run.state):
+        for key in ("migration", "state_password_env"):
+            if getattr(run, key) is not None:
+                raise OptionError("[run]", key, 'applies to a PostgreSQL state (state = "postgresql://...")')
+        return Path(path_of(Path(run.state)))
+    url, query = run.state, parse_qs(urlsplit(run.state).query)
+    for key, value in (("migration", run.migration), ("password_env", run.state_password_env)):
+        if value is None:
+            continue
+        if key in query and query[key] != [value]:
+            raise OptionError("[run]", "state", f"names {key} {query[key][0]!r}, [run] says {value!r}")
+        if key not in query:
+            url += ("&" if "?" in url else "?") + urlencode({key: value})
+    redacted_location(url)  # a malformed URL (a bad lease) is an error now, not at the first order
+    return url
 
 
 def _table(data: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -43,7 +43,14 @@ from orderbridge.migration.concurrency import AdaptiveLimit, Concurrency
 from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import MigrationReport
 from orderbridge.migration.settle import Mode, OrderMigrator, content_hash
-from orderbridge.migration.state import OrderState, SQLiteStateStore, StateStore, now_text
+from orderbridge.migration.state import (
+    Claim,
+    OrderState,
+    StateStore,
+    is_state_url,
+    now_text,
+    open_state_store,
+)
 from orderbridge.migration.timeline import Timeline
 from orderbridge.model import Order
 from orderbridge.references import NO_ID_SPACE, id_space_of
@@ -148,6 +155,9 @@ class _NullStore:
     def source_of(self, target_id: str) -> str | None:
         return None
 
+    def claim(self, source_id: str) -> str:
+        return Claim.MINE
+
     def close(self) -> None:
         return None
 
@@ -170,7 +180,10 @@ def migrate(
     """Migrate orders from ``source`` to ``target``, exactly once; returns the report.
 
     ``state`` is the state file (or a :class:`StateStore`), held by this run
-    alone and bound to both endpoints; a dry run reads it when it exists and
+    alone and bound to both endpoints; a PostgreSQL state URL
+    (``postgresql://user@host/db?migration=ID``, see
+    :mod:`~orderbridge.migration.state_postgres`) is shared instead by every
+    worker of that migration, each order claimed by one of them; a dry run reads it when it exists and
     never writes it, nor the target. ``concurrency`` is how many orders are
     written at once: ``None`` (the default) adapts it to the target
     (:class:`~orderbridge.migration.concurrency.Concurrency`: grows while the
@@ -314,8 +327,8 @@ def _warn_about_identity(source: Backend, target: Backend) -> None:
 def _read_ledger(
     source: Backend, target: Backend, store: Any, report: MigrationReport
 ) -> TargetLedger | None:
-    """Read the target's ledger when the state alone cannot be trusted."""
-    if Capability.READ not in target.capabilities or not store.needs_ledger():
+    """Read the target's ledger when the state alone cannot be trusted (always, without ``store``)."""
+    if Capability.READ not in target.capabilities or (store is not None and not store.needs_ledger()):
         return None
     log.info("reading the target's orders to find what it already holds")
     ledger = TargetLedger.read(target, source.name, source.site())
@@ -339,11 +352,17 @@ def _open_store(state: str | Path | StateStore | None, dry_run: bool) -> tuple[A
         if not dry_run:
             raise ConfigurationError("a migration needs a state file (it is what makes it resumable)")
         return _NullStore(), False, None
+    if isinstance(state, str) and is_state_url(state):
+        store: Any = open_state_store(state, lock=not dry_run)
+        if dry_run and store.is_new:  # a dry run writes nothing, a binding included
+            store.close()
+            return _NullStore(), False, store.path
+        return store, True, store.path
     if isinstance(state, str | Path):
         path = Path(state)
         if dry_run and not path.exists():
             return _NullStore(), False, str(path)
-        return SQLiteStateStore(path, lock=not dry_run), True, str(path)
+        return open_state_store(path, lock=not dry_run), True, str(path)
     path_attr = getattr(state, "path", None)
     return state, False, str(path_attr) if path_attr is not None else None
 
@@ -517,11 +536,20 @@ def _final_passes(
 
 
 def _finish_left_pending(run: OrderMigrator, run_started: str, limit: AdaptiveLimit) -> None:
-    """Finish rows an earlier run left pending that this run's selection did not reach."""
+    """Finish rows an earlier run (or a stopped worker of a shared state) left pending.
+
+    Those this run's selection did not reach, and those it took over from a
+    worker that stopped while this one ran: their copies may be newer than the
+    ledger read at the start, so the target's ledger is read again first.
+    """
     if run.stop.is_set():
         return
-    rows = list(run.store.iter_pending(before=run_started))
-    orders: list[Order] = []
+    rows, stale = run.store.take_left_pending(run_started)
+    taken_over, run.recover = run.recover, []
+    if (stale or taken_over) and Capability.READ in run.target.capabilities:
+        log.info("reading the target's orders again: a worker stopped while this one ran")
+        run.ledger = _read_ledger(run.source, run.target, None, run.report)
+    orders: list[Order] = list(taken_over)
     for row in rows:
         try:
             orders.append(run.source.get_order(row.source_id))
@@ -532,7 +560,7 @@ def _finish_left_pending(run: OrderMigrator, run_started: str, limit: AdaptiveLi
         except Exception as exc:
             run.fail(row.source_id, exc)
     if orders:
-        log.info("finishing %d order(s) an earlier run left unfinished", len(orders))
+        log.info("finishing %d order(s) an earlier run or worker left unfinished", len(orders))
         with run.lock:
-            run.report.count_read(len(orders))
+            run.report.count_read(len(orders) - len(taken_over))  # those were read by this run
         _handle_all(run, orders, limit)

@@ -20,7 +20,7 @@ from orderbridge.errors import NotFound, UnsupportedOperation
 from orderbridge.migration.engine import Selection, migrate
 from orderbridge.migration.ledger import TargetLedger
 from orderbridge.migration.report import MigrationReport, VerifyReport
-from orderbridge.migration.state import SQLiteStateStore, StateStore
+from orderbridge.migration.state import StateStore, open_state_store
 
 __all__ = ["repair"]
 
@@ -37,7 +37,7 @@ def repair(
 ) -> MigrationReport:
     """Fix what ``findings`` (a verify of this source, target and state) reported; returns the report."""
     owned = isinstance(state, str | Path)
-    store: Any = SQLiteStateStore(state, lock=True) if isinstance(state, str | Path) else state
+    store: Any = open_state_store(state, lock=True) if isinstance(state, str | Path) else state
     removed = 0
     try:
         store.lock()

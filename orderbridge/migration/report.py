@@ -62,7 +62,7 @@ class Conflict:
     target_ids: list[str]
 
 
-ORDER_OUTCOMES = ("written", "adopted", "updated", "skipped", "conflicts", "failed")
+ORDER_OUTCOMES = ("written", "adopted", "updated", "skipped", "conflicts", "failed", "elsewhere")
 """What a run did with each order it read: exactly one of these, once."""
 
 COUNT_NAMES = ("read", *ORDER_OUTCOMES, "finished_in_place", "duplicates_removed")
@@ -87,6 +87,8 @@ class MigrationReport:
     skipped: int = 0
     adopted: int = 0
     failed: int = 0
+    elsewhere: int = 0
+    """Orders another worker of a shared (PostgreSQL) state held, or handled during this run."""
     finished_in_place: int = 0
     """Of ``written``: copies a cut-short write had left, finished in place."""
     duplicates_removed: int = 0
@@ -182,7 +184,7 @@ class MigrationReport:
 
     def count(self, action: str, source_id: str) -> None:
         """Count one order's outcome (``written``, ``adopted``, ``updated``, ``skipped``,
-        ``conflict``, or a dry run's ``would ...`` plan entry)."""
+        ``conflict``, ``elsewhere``, or a dry run's ``would ...`` plan entry)."""
         if action == "written":
             self.written += 1
             self.timeline.add("written")
@@ -190,6 +192,8 @@ class MigrationReport:
             self.updated += 1
         elif action == "skipped":
             self.skipped += 1
+        elif action == "elsewhere":
+            self.elsewhere += 1
         elif action == "adopted":
             self.adopted += 1
             if len(self.adopted_ids) < FAILURE_DETAIL_LIMIT:
@@ -306,7 +310,8 @@ class MigrationReport:
         lines = [
             f"{title} {self.source} -> {self.target} (mode {self.mode})",
             f"  read {self.read}, written {self.written}, adopted {self.adopted}, updated {self.updated}, "
-            f"skipped {self.skipped}, conflicts {self.conflicts}, failed {self.failed}",
+            f"skipped {self.skipped}, conflicts {self.conflicts}, failed {self.failed}"
+            + (f", handled by other workers {self.elsewhere}" if self.elsewhere else ""),
             f"  took {self.duration_seconds:.1f} s, {self._speed()}"
             + (f", {self.retries} retries ({self.rate_limited} after 429)" if self.retries else "")
             + (

@@ -52,7 +52,7 @@ from orderbridge.errors import (
 from orderbridge.migration.compare import holds_all, holds_part_of
 from orderbridge.migration.ledger import TargetLedger, source_stamp
 from orderbridge.migration.report import Failure, MigrationReport
-from orderbridge.migration.state import DONE, OrderState, Status
+from orderbridge.migration.state import DONE, Claim, ClaimLost, OrderState, Status
 from orderbridge.model import Order
 from orderbridge.references import reference_hint
 
@@ -177,6 +177,9 @@ class OrderMigrator:
     lock: threading.Lock = field(factory=threading.Lock)
     claim_lock: threading.Lock = field(factory=threading.Lock)
     retry: list[Order] = field(factory=list)
+    recover: list[Order] = field(factory=list)
+    """Orders taken over from a worker that stopped during this run: settled at the end, against
+    a ledger read again (see :class:`~orderbridge.migration.state.Claim`)."""
     final: bool = False
     source_site: str = ""
     unreachable: int = 0
@@ -187,7 +190,14 @@ class OrderMigrator:
         """Migrate one order; record its outcome once (a transient failure may wait for the final pass)."""
         source_id = self.source.remote_id_of(order)
         try:
+            if not self.dry_run and not self._claim(order, source_id):
+                return
             action = self._migrate(order, source_id)
+        except ClaimLost as exc:  # another worker took it over: its outcome is that worker's
+            log.warning("%s", exc)
+            with self.lock:
+                self.report.count("elsewhere", source_id)
+            return
         except Exception as exc:  # one order's failure never stops the run
             self._count_unreachable(exc)
             if not self.final and not self.dry_run and retry_later(exc):
@@ -200,6 +210,19 @@ class OrderMigrator:
         with self.lock:
             self.report.count(action, source_id)
             self.unreachable = 0
+
+    def _claim(self, order: Order, source_id: str) -> bool:
+        """Whether this worker handles ``order`` now: not when another worker of a shared state holds
+        it (counted as handled elsewhere), nor when it is taken over to be settled at the end."""
+        claim = self.store.claim(source_id)
+        if claim == Claim.MINE:
+            return True
+        with self.lock:
+            if claim == Claim.RECOVER:
+                self.recover.append(order)
+            else:
+                self.report.count("elsewhere", source_id)
+        return False
 
     def _count_unreachable(self, exc: BaseException) -> None:
         """Open the circuit after :data:`CIRCUIT_LIMIT` orders in a row found the target unreachable."""

@@ -13,8 +13,11 @@ conflict rows); the engine then reads the target's ledger first. Losing the
 store therefore costs one read of the target, never a duplicate.
 
 :class:`StateStore` is the interface; :class:`SQLiteStateStore` the default
-implementation (one file, WAL mode, safe for many worker threads). Another SQL
-database can stand in by implementing the same few methods.
+implementation (one file, WAL mode, safe for many worker threads, held by one
+run); :class:`~orderbridge.migration.state_postgres.PostgresStateStore` keeps
+the same rows in PostgreSQL for many workers on one migration, each order
+claimed by one of them (:meth:`StateStore.claim`). :func:`open_state_store`
+opens either from a path or a ``postgresql://`` URL.
 
 What must be durable, and when
 ------------------------------
@@ -88,14 +91,22 @@ __all__ = [
     "OUTCOMES_PER_COMMIT",
     "REBUILD_HINT",
     "SCHEMA_VERSION",
+    "Claim",
+    "ClaimLost",
     "OrderState",
     "SQLiteStateStore",
     "StateDamaged",
     "StateLocked",
     "StateMismatch",
     "StateStore",
+    "StateUnavailable",
     "Status",
+    "is_state_url",
+    "literal_password",
     "now_text",
+    "open_state_store",
+    "redacted_location",
+    "state_exists",
 ]
 
 
@@ -118,6 +129,18 @@ DONE: Final = frozenset({Status.WRITTEN, Status.UPDATED, Status.ADOPTED})
 """Outcomes meaning the target holds a complete copy."""
 
 
+class Claim:
+    """What :meth:`StateStore.claim` says about one order."""
+
+    MINE: Final = "mine"
+    """This worker may handle the order now (no other worker holds it)."""
+    ELSEWHERE: Final = "elsewhere"
+    """Another worker of the same migration holds the order, or handled it during this run: leave it."""
+    RECOVER: Final = "recover"
+    """The order is now this worker's, left pending by a worker that stopped while this one ran:
+    settle it against a ledger read after that worker stopped (the engine does it at the end)."""
+
+
 class StateLocked(ConfigurationError):
     """Another run holds the state file."""
 
@@ -128,6 +151,14 @@ class StateDamaged(ConfigurationError):
 
 class StateMismatch(ConfigurationError):
     """The state file belongs to a run between other endpoints."""
+
+
+class StateUnavailable(ConfigurationError):
+    """The state database cannot be reached (a shared state: PostgreSQL)."""
+
+
+class ClaimLost(StateLocked):
+    """Another worker of a shared state took this order over (this worker's lease ran out)."""
 
 
 @frozen
@@ -193,6 +224,18 @@ class StateStore(Protocol):
 
     def mark_clean_failure(self, source_id: str, error: str, field: str | None) -> None:
         """Record a failure that left nothing in the target (may be deferred, as :meth:`mark_done`)."""
+
+    def claim(self, source_id: str) -> str:
+        """Hold ``source_id`` for this worker before it is handled; a :class:`Claim` value.
+
+        A store held by one run (SQLite) always answers :attr:`Claim.MINE`; a
+        store shared by many workers (PostgreSQL) answers :attr:`Claim.ELSEWHERE`
+        for an order another live worker holds or handled during this run."""
+
+    def take_left_pending(self, before: str) -> tuple[list[OrderState], bool]:
+        """The pending rows no live worker holds (of a shared store: now this worker's), left by
+        earlier runs (changed before ``before``) or by stopped workers; and whether the ledger
+        read at the start may miss their copies (a worker stopped while this one ran)."""
 
     def iter_done(self) -> Iterator[OrderState]:
         """Every complete row (the id map), in source-id order."""
@@ -555,6 +598,15 @@ class SQLiteStateStore:
             ).fetchall()
         return iter([_row(row) for row in rows])
 
+    def claim(self, source_id: str) -> str:
+        """Always :attr:`Claim.MINE`: the run lock already makes every order this run's."""
+        return Claim.MINE
+
+    def take_left_pending(self, before: str) -> tuple[list[OrderState], bool]:
+        """The rows an earlier (killed) run left pending; the run's ledger, read after the kill, sees
+        their copies."""
+        return list(self.iter_pending(before=before)), False
+
     def forget(self, source_id: str) -> None:
         """Drop a row (durably)."""
         self._durable("DELETE FROM orders WHERE source_id = ?", (source_id,))
@@ -699,3 +751,52 @@ def _row(row: tuple[Any, ...]) -> OrderState:
         error=row[6],
         error_field=row[7],
     )
+
+
+# ------------------------------------------------------------ where a state lives
+
+_URL_SCHEMES: Final = ("postgresql://", "postgres://")
+
+
+def is_state_url(location: object) -> bool:
+    """Whether ``location`` names a PostgreSQL state (``postgresql://...``) rather than a file."""
+    return isinstance(location, str) and location.startswith(_URL_SCHEMES)
+
+
+def redacted_location(location: str | Path) -> str:
+    """``location`` as it may be shown: a state URL without its password."""
+    if not is_state_url(location):
+        return str(location)
+    from orderbridge.migration.state_postgres import StateURL
+
+    return StateURL.parse(str(location), check_environ=False).display
+
+
+def literal_password(location: str | Path) -> bool:
+    """Whether a state URL holds its password written out (a secret to take from the environment)."""
+    if not is_state_url(location):
+        return False
+    from orderbridge.migration.state_postgres import StateURL
+
+    return StateURL.parse(str(location), environ={}, check_environ=False).literal_password
+
+
+def state_exists(location: str | Path) -> bool:
+    """Whether a state is there: the file exists, or the database holds the URL's migration."""
+    if not is_state_url(location):
+        return Path(location).exists()
+    store: Any = open_state_store(location)
+    try:
+        return not store.is_new
+    finally:
+        store.close()
+
+
+def open_state_store(location: str | Path, *, lock: bool = False) -> StateStore:
+    """The state store at ``location``: a SQLite file (a path), or a migration in a PostgreSQL
+    database (``postgresql://user@host/db?migration=ID``; psycopg is imported only then)."""
+    if is_state_url(location):
+        from orderbridge.migration.state_postgres import PostgresStateStore
+
+        return PostgresStateStore(str(location), lock=lock)
+    return SQLiteStateStore(location, lock=lock)

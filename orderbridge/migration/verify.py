@@ -33,7 +33,7 @@ from orderbridge.migration.compare import (
 from orderbridge.migration.engine import Selection, preflight, selected_records
 from orderbridge.migration.ledger import TargetLedger, source_stamp
 from orderbridge.migration.report import Mismatch, MoneyLost, VerifyReport
-from orderbridge.migration.state import SQLiteStateStore, StateStore
+from orderbridge.migration.state import StateStore, open_state_store
 from orderbridge.model import Order
 from orderbridge.references import ReferenceResolver
 
@@ -66,7 +66,7 @@ def verify(
     """
     preflight(source=source, target=target)
     owned = isinstance(state, str | Path)
-    store: Any = SQLiteStateStore(state) if isinstance(state, str | Path) else state
+    store: Any = open_state_store(state) if isinstance(state, str | Path) else state
     try:
         id_map = {row.source_id: row.target_id for row in store.iter_done() if row.target_id is not None}
     finally:
