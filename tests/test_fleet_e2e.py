@@ -196,3 +196,24 @@ def test_ctrl_c_stops_the_sites_after_their_orders_in_flight_and_exits_130(tmp_p
         assert done.returncode == 0, done.stdout + done.stderr
         for name in fleet.sites:
             assert_exact(config, fleet, name)
+
+
+def test_a_fleet_on_postgresql_states_is_exact_and_status_reads_them(tmp_path: Path, postgres: Any) -> None:
+    """Every site's state a migration of one PostgreSQL database (``migration={site}``), as on a cluster."""
+    sections = {
+        "fleet": {"workers": 2, "threads_per_worker": 2},
+        "run": {"state": postgres.url("fleet-{site}")},
+    }
+    with simulated(tmp_path, 3, orders=20, latency=0.002, sections=sections) as (fleet, path, _):
+        done = _orderbridge("fleet", "--config", str(path), cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        config = load(path)
+        for name in fleet.sites:
+            assert config.sites[name].config.state.startswith("postgresql://")
+            assert f"migration=fleet-{name}" in config.sites[name].config.state
+            assert_exact(config, fleet, name)
+        assert not list(tmp_path.rglob("*.sqlite"))  # no site fell back to a local file
+        status = _orderbridge("fleet", "status", "--config", str(path), "--json", cwd=tmp_path)
+        assert status.returncode == 0, status.stderr
+        for row in json.loads(status.stdout):
+            assert row["state_counts"] == {"written": 20}, row

@@ -63,15 +63,12 @@ def _site_status(site: Site, entry: dict[str, Any]) -> dict[str, Any]:
 def _state_counts(state: str) -> tuple[dict[str, int] | None, str | None]:
     """Rows per outcome in the site's state, opened without its run lock; why not, when not."""
     from orderbridge.errors import OrderbridgeError
-    from orderbridge.migration import state as states
+    from orderbridge.migration.state import is_state_url, open_state_store
 
-    opener = getattr(states, "open_state_store", None)
-    if "://" not in state and not Path(state).exists():
+    if not is_state_url(state) and not Path(state).exists():
         return None, "no state yet: the site has not run"
-    if "://" in state and not callable(opener):
-        return None, "this orderbridge cannot open a state at a URL"
     try:
-        store = opener(state) if callable(opener) else states.SQLiteStateStore(state)
+        store = open_state_store(state)
     except (OrderbridgeError, OSError) as exc:
         return None, f"state unreadable: {exc}"
     try:
