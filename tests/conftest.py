@@ -21,12 +21,14 @@ def mock() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """A real PostgreSQL server for the session (tests/postgres.py); fails, never skips, without one."""
+    """A real PostgreSQL server for the session (tests/postgres.py); without the server binaries the
+    tests that need it skip, or fail where services are required (CI: tests/services.py)."""
     from .postgres import PostgresMissing, PostgresServer
+    from .services import service_missing
 
     try:
         server = PostgresServer.start()
     except PostgresMissing as exc:
-        pytest.fail(str(exc))
+        service_missing(str(exc))
     yield server
     server.stop()

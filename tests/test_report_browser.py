@@ -20,18 +20,13 @@ from orderbridge.migration import migrate
 from orderbridge.migration.report import VerifyReport
 from orderbridge.migration.report_files import attach_verify, write_reports
 
+from .services import service_missing
 from .test_reports import HOSTILE, hostile_report
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="no Chromium installed (apt-get install chromium chromium-driver; .ci/run installs them)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 # The network is closed here: without these Chromium keeps trying to reach Google's services.
 CHROMIUM_FLAGS = (
@@ -53,6 +48,8 @@ def browser() -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    if CHROMIUM is None:
+        service_missing("no Chromium (apt-get install chromium chromium-driver; .ci/run installs them)")
     driver_path = shutil.which("chromedriver")
     assert driver_path, f"Chromium is installed ({CHROMIUM}) but chromedriver is not (chromium-driver)"
     profile = tempfile.mkdtemp(prefix="orderbridge-chromium-")
