@@ -22,7 +22,7 @@ import orderbridge as ob
 from orderbridge import jsonutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import _PageTransport  # noqa: E402
+from run import _PageTransport
 
 
 def main() -> None:
