@@ -71,7 +71,7 @@ class _PageTransport(ob.Transport):
         self.raw = raw
         self.pages: dict[tuple[int, int], bytes] = {}
 
-    def fetch(self, method: str, path: str, **kwargs: Any) -> ob.Answer:  # type: ignore[override]
+    def fetch(self, method: str, path: str, **kwargs: Any) -> ob.Answer:
         params = kwargs["params"]
         key = (params["offset"], params["limit"])
         body = self.pages.get(key)
