@@ -94,6 +94,9 @@ floats ``19.99`` and ``12.5`` and by the text ``"ten"``, and expects an
 (``lines[0].price``). A backend that reads through the document pipeline
 (``_iter_documents``) must also turn a sample holding NaN into an
 ``InvalidOrder`` with a field path from ``decode_record``, never an exception.
+Every backend's ``decode_record_bytes`` must give the record ``decode_record``
+gives for the parsed bytes: for each sample, the sample with a key no page has,
+and the sample with a ``NaN``.
 """
 
 from __future__ import annotations
@@ -773,6 +776,35 @@ class BadDocumentConformance(ConformanceFixtures):
             assert record.field is not None and where in record.field, (
                 f"NaN at {where}: the InvalidOrder names field {record.field!r}"
             )
+
+    def test_decode_record_bytes_agrees_with_decode_record(
+        self,
+        backend_class: type[ob.Backend],
+        sample_documents: list[Mapping[str, Any]],
+        request: pytest.FixtureRequest,
+    ) -> None:
+        """The bytes of a document give the record its parsed form gives (a faster reader included)."""
+        try:
+            backend: ob.Backend = request.getfixturevalue("backend")
+        except pytest.FixtureLookupError:
+            pytest.skip("no backend fixture")
+        texts: list[bytes] = []
+        for sample in sample_documents:
+            texts.append(jsonutil.dumpb(sample))
+            if isinstance(sample, Mapping):
+                texts.append(jsonutil.dumpb({**sample, "orderbridgeConformanceKey": 1}))
+                texts.append(jsonutil.dumpb(dict(sample))[:-1] + b',"orderbridgeNaN":NaN}')
+        for data in texts:
+            fast = backend.decode_record_bytes(data)
+            slow = backend.decode_record(jsonutil.loads(data))
+            if isinstance(slow, ob.InvalidOrder):
+                assert isinstance(fast, ob.InvalidOrder), (
+                    f"{data[:80]!r}: accepted from bytes, refused parsed"
+                )
+                assert (str(fast), fast.field, fast.order) == (str(slow), slow.field, slow.order)
+            else:
+                assert isinstance(fast, ob.Order), f"{data[:80]!r}: refused from bytes: {fast}"
+                assert ob.order_to_json(fast) == ob.order_to_json(slow)
 
 
 class ReadConformance(ConformanceFixtures):

@@ -11,15 +11,17 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Any, ClassVar, Final, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+
 import orderbridge as ob
 
+from . import schema, wire
 from . import translate as tr
-from . import wire
 from .options import WebinOneOptions, WebinOneV1Options, WebinOneV2Options
 
 __all__ = ["WebinOneV1", "WebinOneV2"]
@@ -61,8 +63,82 @@ def _parse_mark(mark: str | None) -> tuple[int, int] | None:
 
 def _list_key(item: Any) -> int | None:
     """The ``Id`` a list is ordered by (``None`` when the item has no readable one)."""
+    if type(item) is _Listed:
+        return item.key
     ident = item.get("Id") if isinstance(item, dict) else None
     return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    """A list page with its items unread (``msgspec.Raw``: each item is read on its own)."""
+
+    Items: list[msgspec.Raw]
+    TotalItemsCount: int
+
+
+_ENVELOPE: Final = msgspec.json.Decoder(_Envelope).decode
+
+
+class _RawPage:
+    """A list page's answer: its bytes, and the page as :func:`_page` reads it, parsed only when
+    an item cannot take the fast path (so such an item is read exactly as before)."""
+
+    __slots__ = ("_answer", "_read")
+
+    def __init__(self, answer: ob.Answer) -> None:
+        self._answer = answer
+        self._read: tuple[list[Any], int] | None = None
+
+    def read(self) -> tuple[list[Any], int]:
+        """``(items, TotalItemsCount)`` of the parsed page (a malformed page raises, as ever)."""
+        if self._read is None:
+            self._read = _page(self._answer.json(), "orders list")
+        return self._read
+
+    def items(self) -> list[Any]:
+        """The page's items, parsed."""
+        return self.read()[0]
+
+
+class _OneAnswer(_RawPage):
+    """A single order's answer, as a page of one (the order document itself)."""
+
+    __slots__ = ()
+
+    def read(self) -> tuple[list[Any], int]:
+        """``([document], 1)``: the parsed answer (one that is no object raises, as ever)."""
+        if self._read is None:
+            self._read = [_doc(self._answer.json(), "order")], 1
+        return self._read
+
+
+class _Listed:
+    """One order of a list page, read from its own bytes into the strict schema (``struct``), or,
+    when that fails (``struct`` is ``None``), the page's dict of it (:meth:`doc`)."""
+
+    __slots__ = ("_index", "_page", "key", "struct")
+
+    def __init__(self, struct: Any, page: _RawPage, index: int, doc: Any = None) -> None:
+        self.struct = struct
+        self._page = page
+        self._index = index
+        if struct is not None:
+            ident = struct.Id
+            self.key: int | None = ident if type(ident) is int else None
+        else:
+            self.key = _list_key(self.doc() if doc is None else doc)
+
+    def doc(self) -> Any:
+        """The item as the page's dict holds it (the page is parsed the first time)."""
+        return self._page.items()[self._index]
+
+    @property
+    def ident(self) -> Any:
+        """The item's ``Id`` as sent (``None`` when unreadable)."""
+        if self.struct is not None:
+            return self.struct.Id
+        item = self.doc()
+        return item.get("Id") if isinstance(item, dict) else None
 
 
 def _ids(items: Any) -> list[Any]:
@@ -164,6 +240,34 @@ class _WebinOne(ob.Backend):
         """``GET .../orders/{id}``: the order document."""
         return _doc(self.transport.get(f"{self._orders_path}/{order_id}"), "order")
 
+    def _listed_page(
+        self, offset: int, limit: int, where: str | Mapping[str, Any] | None
+    ) -> tuple[list[Any], int]:
+        """:meth:`list_orders_page` for the read path: each item read from its own bytes
+        (:class:`_Listed`), so that no dict is built for an order the strict schema reads.
+
+        A page whose envelope msgspec cannot read (or with an item it cannot) is parsed as
+        :meth:`list_orders_page` parses it, and those items are read from that dict: one
+        bad order never fails its page, and its record is the one it always was.
+        """
+        params = self._list_params(offset, limit, wire.where_text(where))
+        answer = self.transport.fetch("GET", self._orders_path, params=params)
+        page = _RawPage(answer)
+        kind = self._strict_kind
+        try:
+            envelope = _ENVELOPE(answer.content)
+        except (msgspec.DecodeError, RecursionError):
+            items, total = page.read()
+            listed = [_Listed(None, page, i, item) for i, item in enumerate(items)]
+        else:
+            total = envelope.TotalItemsCount
+            listed = [
+                _Listed(schema.decode_strict(raw, kind), page, i) for i, raw in enumerate(envelope.Items)
+            ]
+        if where is None:
+            self._note_ids(offset, len(listed), [item.ident for item in listed], total)
+        return listed, total
+
     def _where(self, filters: Mapping[str, Any]) -> str | Mapping[str, Any] | None:
         unknown = set(filters) - {"where"}
         if unknown:
@@ -177,7 +281,7 @@ class _WebinOne(ob.Backend):
         mid-walk are detected)."""
         where = self._where(filters)
         pager = ob.OffsetPaginator(
-            lambda offset, limit: self.list_orders_page(offset, limit, where),
+            lambda offset, limit: self._listed_page(offset, limit, where),
             page_size=self.page_size,
             key=_list_key,
         )
@@ -185,7 +289,38 @@ class _WebinOne(ob.Backend):
         return iter(pager)
 
     def _get_document(self, remote_id: str) -> Any:
-        return self.get_order_doc(remote_id)
+        """The order as :meth:`get_order_doc` answers it, read from its bytes (:class:`_Listed`)."""
+        answer = self.transport.fetch("GET", f"{self._orders_path}/{remote_id}")
+        struct = schema.decode_strict(answer.content, self._strict_kind)
+        if struct is not None:
+            return _Listed(struct, _OneAnswer(answer), 0)
+        return _doc(answer.json(), "order")
+
+    def decode_record(self, doc: Any) -> ob.Order | ob.InvalidOrder:
+        """:meth:`orderbridge.Backend.decode_record`; an item read into the strict schema
+        (:meth:`_listed_page`) is translated without a dict, and otherwise as its dict."""
+        if type(doc) is _Listed:
+            if doc.struct is not None:
+                order = tr.read_strict(doc.struct, self._version, self._zone)
+                if order is not None:
+                    return order
+            doc = doc.doc()
+        return super().decode_record(doc)
+
+    def decode_record_bytes(self, data: bytes) -> ob.Order | ob.InvalidOrder:
+        """:meth:`orderbridge.Backend.decode_record_bytes`: straight into the strict schema
+        (:func:`orderbridge_webinone.translate.to_canonical_strict`) when it reads the document,
+        else as the default (the same record either way)."""
+        order = tr.to_canonical_strict(data, self._version, self._zone)
+        return order if order is not None else super().decode_record_bytes(data)
+
+    @property
+    def _zone(self) -> tzinfo:
+        return UTC
+
+    @property
+    def _strict_kind(self) -> type[Any]:
+        return schema.V2Document if self._version == tr.V2 else schema.V1Document
 
     def _decode_document(self, doc: Any) -> ob.Order:
         if not isinstance(doc, dict):
@@ -218,9 +353,13 @@ class _WebinOne(ob.Backend):
 
     def _note_listed(self, offset: int, items: list[Any], total: int) -> None:
         """Remember where the end of the list is (the last page shows the newest order and the count)."""
-        if offset + len(items) < total or (not items and offset > 0):
+        self._note_ids(offset, len(items), _ids(items), total)
+
+    def _note_ids(self, offset: int, count: int, listed: list[Any], total: int) -> None:
+        """:meth:`_note_listed` of a page of ``count`` items and the ids it shows (``listed``)."""
+        if offset + count < total or (not count and offset > 0):
             return
-        ids = [i for i in _ids(items) if isinstance(i, int)]
+        ids = [i for i in listed if isinstance(i, int)]
         with self._seen_lock:
             if ids:
                 self._seen_id = max(ids + ([self._seen_id] if self._seen_id is not None else []))
@@ -1206,6 +1345,10 @@ class WebinOneV1(_WebinOne):
 
     def _decode(self, doc: Any, what: str) -> ob.Order:
         return tr.to_canonical(_doc(doc, what), tr.V1, self.zone)
+
+    @property
+    def _zone(self) -> tzinfo:
+        return self.zone
 
     def _list_params(self, offset: int, limit: int, where: str | None) -> dict[str, Any]:
         return wire.v1_list_params(offset, limit, where, self.fields)

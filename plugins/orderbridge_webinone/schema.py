@@ -13,6 +13,14 @@ text and floats, which an exact amount must refuse; the translation checks
 them. Timestamps stay text (their spelling is remembered). Custom CRM groups
 are checked by the translation too, so their errors name group and field.
 
+:func:`decode_strict` reads the JSON bytes of an order straight into the
+strict twins of these structs (``Strict*``: the same keys, and a key that is
+not on the page is an error), skipping the dict: the fast path of a document
+without unknown keys. It answers ``None`` whenever it cannot be sure to agree
+with the dict path (any error, an unknown key, an absent ``OrderLines``...),
+and the caller then reads the document the usual way, whose errors and extras
+are the reference.
+
 The structs are not tracked by the garbage collector (``gc=False``): they hold
 only parsed JSON and each other, which cannot form a cycle, and live for one
 translation.
@@ -21,6 +29,7 @@ translation.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias
 
 import msgspec
@@ -44,6 +53,7 @@ __all__ = [
     "V2Document",
     "VoucherPart",
     "decode",
+    "decode_strict",
 ]
 
 Ident: TypeAlias = int | str | None
@@ -189,6 +199,117 @@ class V1Document(_Document, gc=False):
 
     TrackingUrl: Text = None
     Status: StatusPart | None = None
+
+
+# ------------------------------------------------------------------ the strict twins
+# Subclasses (so the translation's isinstance checks hold) that refuse unknown keys and
+# name the strict twin of each nested part.
+
+
+class StrictStatusPart(StatusPart, forbid_unknown_fields=True, gc=False):
+    """:class:`StatusPart` without unknown keys."""
+
+
+class StrictMemberPart(MemberPart, forbid_unknown_fields=True, gc=False):
+    """:class:`MemberPart` without unknown keys."""
+
+
+class StrictDiscountPart(DiscountPart, forbid_unknown_fields=True, gc=False):
+    """:class:`DiscountPart` without unknown keys."""
+
+
+class StrictVoucherPart(VoucherPart, forbid_unknown_fields=True, gc=False):
+    """:class:`VoucherPart` without unknown keys."""
+
+
+class StrictTaxPart(TaxPart, forbid_unknown_fields=True, gc=False):
+    """:class:`TaxPart` without unknown keys."""
+
+
+class StrictShippingPart(ShippingPart, forbid_unknown_fields=True, gc=False):
+    """:class:`ShippingPart` without unknown keys."""
+
+
+class StrictLinePart(LinePart, forbid_unknown_fields=True, gc=False):
+    """:class:`LinePart` without unknown keys."""
+
+
+class StrictPaymentPart(PaymentPart, forbid_unknown_fields=True, gc=False):
+    """:class:`PaymentPart` without unknown keys."""
+
+
+class _StrictDocument(_Document, forbid_unknown_fields=True, gc=False):
+    """The shared keys with strict parts; an absent ``OrderLines`` is ``UNSET`` (not ``None``)."""
+
+    Discount: StrictDiscountPart | None = None
+    GiftVoucher: StrictVoucherPart | None = None
+    Tax: StrictTaxPart | None = None
+    ShippingInfo: StrictShippingPart | None = None
+    Member: StrictMemberPart | None = None
+    OrderLines: list[StrictLinePart] | msgspec.UnsetType | None = msgspec.UNSET  # type: ignore[assignment]
+    Payments: list[StrictPaymentPart] | None = None  # type: ignore[assignment]
+
+
+class StrictV2Document(_StrictDocument, V2Document, forbid_unknown_fields=True, gc=False):
+    """:class:`V2Document` without unknown keys."""
+
+    StatusShort: StrictStatusPart | None = None
+
+
+class StrictV1Document(_StrictDocument, V1Document, forbid_unknown_fields=True, gc=False):
+    """:class:`V1Document` without unknown keys."""
+
+    Status: StrictStatusPart | None = None
+
+
+_STRICT = {
+    V2Document: msgspec.json.Decoder(StrictV2Document, float_hook=Decimal).decode,
+    V1Document: msgspec.json.Decoder(StrictV1Document, float_hook=Decimal).decode,
+}
+
+MAX_STRICT_BYTES = 100_000
+"""Documents up to this size may take the fast path: fewer bytes than
+:data:`orderbridge.jsonutil.MAX_NODES` cannot hold too many values."""
+
+
+def decode_strict(data: bytes, kind: type[V1Document] | type[V2Document]) -> Any:
+    """The JSON bytes of one order document as the strict twin of ``kind``, or ``None``.
+
+    ``None`` when the dict path must decide: the bytes are not one JSON object
+    of the page's keys and types (an unknown key, a wrong type, NaN, bytes that
+    are not UTF-8...), ``OrderLines`` is absent, ``CustomCrmGroups`` holds more
+    than groups of plain values (only there can a document nest deeper than
+    :data:`orderbridge.jsonutil.MAX_DEPTH`), or the document is larger than
+    :data:`MAX_STRICT_BYTES`. Numbers with a fraction are exact ``Decimal``,
+    as :func:`orderbridge.jsonutil.loads` reads them.
+    """
+    if len(data) > MAX_STRICT_BYTES:
+        return None
+    try:
+        s = _STRICT[kind](data)
+    except (msgspec.DecodeError, RecursionError, InvalidOperation, ValueError):
+        return None
+    if s.OrderLines is msgspec.UNSET or not _plain_groups(s.CustomCrmGroups):
+        return None
+    return s
+
+
+_SCALARS = (str, int, bool, Decimal, type(None))
+
+
+def _plain_groups(groups: Any) -> bool:
+    """Whether ``CustomCrmGroups`` is ``null`` or groups of scalar fields (``{}`` is the rule)."""
+    if groups is None or groups == {}:
+        return True
+    if type(groups) is not dict:
+        return False
+    for fields in groups.values():
+        if type(fields) is not dict:
+            return False
+        for value in fields.values():
+            if type(value) not in _SCALARS:
+                return False
+    return True
 
 
 def decode(doc: Any, kind: type[V1Document] | type[V2Document]) -> Any:

@@ -77,8 +77,10 @@ __all__ = [
     "from_canonical",
     "losses_v1",
     "losses_v2",
+    "read_strict",
     "reference_needs",
     "to_canonical",
+    "to_canonical_strict",
     "without_foreign_ids",
 ]
 
@@ -298,8 +300,31 @@ def to_canonical(doc: Mapping[str, Any], version: str, zone: tzinfo = UTC) -> Or
         raise exc.within(order=label) from None
 
 
+def to_canonical_strict(data: bytes, version: str, zone: tzinfo = UTC) -> Order | None:
+    """The JSON bytes of a v1 or v2 order document straight to a canonical order, or ``None``.
+
+    The fast path of :func:`to_canonical`: the bytes are decoded into the
+    strict twins of the schema (:func:`schema.decode_strict`), with no dict in
+    between. ``None`` means "read it the usual way" (``to_canonical`` of the
+    parsed dict): the document has a key that is not on the page, is not what
+    the schema says, or cannot be translated; only that path reports errors
+    and keeps unknown keys, so both paths agree on every document. Never raises.
+    """
+    s = schema.decode_strict(data, V2Document if version == V2 else V1Document)
+    return None if s is None else read_strict(s, version, zone)
+
+
+def read_strict(s: V1Document | V2Document, version: str, zone: tzinfo = UTC) -> Order | None:
+    """The canonical order of ``s``, a strict twin from :func:`schema.decode_strict`, or ``None``
+    when it cannot be translated (the usual path then words the error). Never raises."""
+    try:
+        return _read_struct(s, None, version, zone)
+    except Exception:  # any failure is reported by the usual path, worded as it words it
+        return None
+
+
 def _read_asset(
-    doc: dict[str, Any], key: str, part: DiscountPart | VoucherPart | TaxPart | None, r: _Reader
+    doc: dict[str, Any] | None, key: str, part: DiscountPart | VoucherPart | TaxPart | None, r: _Reader
 ) -> tuple[str | None, Decimal | None] | None:
     """An asset part (``Discount``, ``GiftVoucher``, ``Tax``) as (code, amount), or ``None`` for none.
 
@@ -315,7 +340,7 @@ def _read_asset(
         code, amount = part.Name, _dec(part.Cost, key, "Cost")
     else:
         code, amount = part.Code, _dec(part.Cost, key, "Cost")
-    if not doc[key].keys() <= _PART_KNOWN[key]:
+    if doc is not None and not doc[key].keys() <= _PART_KNOWN[key]:
         r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
     if code is None and amount is not None and amount == 0:
         return None
@@ -336,7 +361,7 @@ def _read_currency(s: V1Document | V2Document, r: _Reader) -> tuple[str | None, 
     return currency, country
 
 
-def _read_status(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) -> OrderStatus | None:
+def _read_status(doc: dict[str, Any] | None, s: V1Document | V2Document, r: _Reader) -> OrderStatus | None:
     """The status: the nested object wins; ``StatusId`` duplicates it."""
     if isinstance(s, V2Document):
         key, part = "StatusShort", s.StatusShort
@@ -350,13 +375,13 @@ def _read_status(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) ->
         return OrderStatus(remote_id=status_id)
     nested_id = r.id(part.Id, key, "Id")
     if status_id != nested_id:
-        r.raw["StatusId"] = doc.get("StatusId")
-    if not doc[key].keys() <= _PART_KNOWN[key]:
+        r.raw["StatusId"] = s.StatusId  # as sent (the schema keeps the value itself)
+    if doc is not None and not doc[key].keys() <= _PART_KNOWN[key]:
         r.unknown(doc[key], _PART_KNOWN[key], key, r.ex)
     return OrderStatus(name=part.Name, remote_id=nested_id)
 
 
-def _read_member(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) -> Customer | None:
+def _read_member(doc: dict[str, Any] | None, s: V1Document | V2Document, r: _Reader) -> Customer | None:
     """The customer: the nested ``Member`` wins; ``MemberId`` duplicates its ``Id``."""
     member_id = r.id(s.MemberId, "", "MemberId")
     part = s.Member
@@ -367,14 +392,14 @@ def _read_member(doc: dict[str, Any], s: V1Document | V2Document, r: _Reader) ->
         return Customer(remote_id=member_id)
     nested_id = r.id(part.Id, "Member", "Id")
     if member_id != nested_id:
-        r.raw["MemberId"] = doc.get("MemberId")
-    if not doc["Member"].keys() <= _MEMBER_KNOWN:
+        r.raw["MemberId"] = s.MemberId
+    if doc is not None and not doc["Member"].keys() <= _MEMBER_KNOWN:
         r.unknown(doc["Member"], _MEMBER_KNOWN, "Member", r.ex)
     return Customer(remote_id=nested_id, email=part.Email, first_name=part.FirstName, last_name=part.LastName)
 
 
 def _read_shipping(
-    doc: dict[str, Any], part: ShippingPart | None, r: _Reader
+    doc: dict[str, Any] | None, part: ShippingPart | None, r: _Reader
 ) -> tuple[tuple[ShippingLine, ...], Address | None]:
     """``ShippingInfo``: the shipping line (unless "none") and the shipping address (unless empty)."""
     if part is None:
@@ -397,7 +422,7 @@ def _read_shipping(
             postal_code=part.Zipcode,
             country=part.Country,
         )
-    if not doc["ShippingInfo"].keys() <= _SHIPPING_KNOWN:
+    if doc is not None and not doc["ShippingInfo"].keys() <= _SHIPPING_KNOWN:
         r.unknown(doc["ShippingInfo"], _SHIPPING_KNOWN, "ShippingInfo", r.ex)
     return shipping, address
 
@@ -414,7 +439,12 @@ def _read_custom(groups: Any, r: _Reader) -> dict[str, Any]:
 
 
 def _read(doc: dict[str, Any], version: str, zone: tzinfo) -> Order:
-    s = schema.decode(doc, V2Document if version == V2 else V1Document)
+    return _read_struct(schema.decode(doc, V2Document if version == V2 else V1Document), doc, version, zone)
+
+
+def _read_struct(s: V1Document | V2Document, doc: dict[str, Any] | None, version: str, zone: tzinfo) -> Order:
+    """The canonical order of document ``s``; ``doc`` is its dict (for unknown keys), or ``None``
+    when ``s`` is a strict twin, which has none."""
     r = _Reader(version, zone)
     order_id = r.id(s.Id, "", "Id")
     if order_id is None:
@@ -430,13 +460,13 @@ def _read(doc: dict[str, Any], version: str, zone: tzinfo) -> Order:
     if s.OrderLines is None:
         r.nulls.append("OrderLines")
     elif s.OrderLines:
-        items = doc["OrderLines"]
+        items = doc["OrderLines"] if doc is not None else _NO_ITEMS
         lines = tuple([_read_line(r, line, items[i], i) for i, line in enumerate(s.OrderLines)])
     payments: tuple[Payment, ...] = ()
     if s.Payments is None:
         r.nulls.append("Payments")
     elif s.Payments:
-        items = doc["Payments"]
+        items = doc["Payments"] if doc is not None else _NO_ITEMS
         payments = tuple([_read_payment(r, pay, items[i], i) for i, pay in enumerate(s.Payments)])
     custom = _read_custom(s.CustomCrmGroups, r)
     values: dict[str, Any] = {
@@ -460,9 +490,19 @@ def _read(doc: dict[str, Any], version: str, zone: tzinfo) -> Order:
         "payments": payments,
         "custom_fields": custom,
     }
-    if not doc.keys() <= _KNOWN[version]:
+    if doc is not None and not doc.keys() <= _KNOWN[version]:
         r.unknown(doc, _KNOWN[version], "", r.ex)
     return _order(s, order_id, values, r)
+
+
+class _NoItems:
+    """The dicts of a strict document's lines and payments: none (a strict part has no unknown keys)."""
+
+    def __getitem__(self, index: int) -> None:
+        return None
+
+
+_NO_ITEMS: Final = _NoItems()
 
 
 def _order(s: V1Document | V2Document, order_id: str, values: dict[str, Any], r: _Reader) -> Order:
@@ -507,7 +547,7 @@ def _rename(exc: InvalidOrder, names: Mapping[str, str], where: str) -> InvalidO
     return InvalidOrder(exc.message, field=_at(where, wire_name) if wire_name else where or None)
 
 
-def _read_line(r: _Reader, line: LinePart, item: dict[str, Any], index: int) -> OrderLine:
+def _read_line(r: _Reader, line: LinePart, item: dict[str, Any] | None, index: int) -> OrderLine:
     where = f"OrderLines[{index}]"
     lx: dict[str, Any] = {}
     if line.EntityType is not None:
@@ -535,7 +575,7 @@ def _read_line(r: _Reader, line: LinePart, item: dict[str, Any], index: int) -> 
         attributes = tuple(
             [_read_attribute(r, a, f"{where}.Attributes[{i}]") for i, a in enumerate(line.Attributes)]
         )
-    if not item.keys() <= _LINE_KNOWN:
+    if item is not None and not item.keys() <= _LINE_KNOWN:
         r.unknown(item, _LINE_KNOWN, "", lx)
     line_id, product_id = line.Id, line.ProductId  # integers, as a rule: no call for those
     line_id = str(line_id) if type(line_id) is int else r.id(line_id, where, "Id")
@@ -573,7 +613,7 @@ def _read_attribute(r: _Reader, attr: AttributePart, where: str) -> AttributeSel
     return AttributeSelection(attribute_id=attribute_id, option_ids=options_out)
 
 
-def _read_payment(r: _Reader, pay: PaymentPart, item: dict[str, Any], index: int) -> Payment:
+def _read_payment(r: _Reader, pay: PaymentPart, item: dict[str, Any] | None, index: int) -> Payment:
     where = f"Payments[{index}]"
     px: dict[str, Any] = {}
     number = pay.PaymentGatewayType
@@ -586,7 +626,7 @@ def _read_payment(r: _Reader, pay: PaymentPart, item: dict[str, Any], index: int
         gateway = number
         if r.version == V1 and gateway is not None:
             px["gateway_text"] = True  # v1 normally sends a number
-    if not item.keys() <= _PAYMENT_KNOWN:
+    if item is not None and not item.keys() <= _PAYMENT_KNOWN:
         r.unknown(item, _PAYMENT_KNOWN, "", px)
     amount, captured = pay.Amount, pay.AmountCaptured
     if type(amount) is not Decimal:  # a Decimal needs no call (the model checks it is finite)
