@@ -9,8 +9,11 @@ finds that point and follows it:
 - **additive increase**: after each *round* (as many finished orders as the
   limit allows in flight) in which the limit was reached, one more, or twice
   as many while starting up (slow start, until the first sign of saturation);
-- **multiplicative decrease**: a 429, a 5xx or a connection failure from the
-  target halves the limit at once (at most once per round); a round whose
+- **multiplicative decrease**: a 5xx or a connection failure from the target
+  halves the limit at once, a 429 quarters it (at most once per round: a
+  rate-limited site's rate is usually far below what slow start reached when
+  its burst allowance ran out, and each step down costs a burst of 429s from
+  the orders in flight); a round whose
   requests to the target took clearly longer than in the best recent rounds
   (rising latency: queueing) takes it down by a fifth. Request times, not
   order times, because orders differ in how many requests they need.
@@ -18,9 +21,11 @@ finds that point and follows it:
 A limit that met a 429 (the site saying "too many", unlike a stray 5xx) is
 remembered as a *ceiling*: growth stops one below it, and probes it again only
 after ``ceiling_hold`` seconds without another 429 (then the ceiling is
-forgotten). Without it the limit would climb back to the rate a site refuses
-every few rounds, each time with a burst of 429s from every order in flight;
-with it a rate-limited site sees one such burst per ``ceiling_hold``.
+forgotten); growth under a ceiling still reaches two orders, since one would
+hold a slow site at half its rate for the whole hold. Without it the limit
+would climb back to the rate a site refuses every few rounds, each time with
+a burst of 429s from every order in flight; with it a rate-limited site sees
+one such burst per ``ceiling_hold``.
 
 The latency baseline is the fastest round of a recent window, as in TCP
 Vegas/BBR, so a site that becomes slower for good is followed after the window
@@ -69,6 +74,7 @@ class Concurrency:
     maximum: int = field(default=DEFAULT_MAX_WORKERS, validator=_at_least_one)
     latency_tolerance: float = 1.5
     congestion_factor: float = 0.5
+    rate_limited_factor: float = 0.25
     latency_factor: float = 0.8
     window: int = 30
     ceiling_hold: float = 30.0
@@ -159,7 +165,9 @@ class AdaptiveLimit:
                 if not self._congested:
                     self._congested = True
                     now = self._clock()
-                    lowered = math.floor(self.limit * self.policy.congestion_factor)
+                    policy = self.policy
+                    factor = policy.rate_limited_factor if status == 429 else policy.congestion_factor
+                    lowered = math.floor(self.limit * factor)
                     if status == 429:
                         self.ceiling = self.limit if self.ceiling is None else min(self.ceiling, self.limit)
                         self._ceiling_since = now
@@ -195,7 +203,7 @@ class AdaptiveLimit:
         elif full:
             grown = self.limit * 2 if self._slow_start else self.limit + 1
             if self.ceiling is not None:
-                grown = min(grown, max(self.ceiling - 1, self.limit))
+                grown = min(grown, max(self.ceiling - 1, self.limit, 2))  # 1 would starve a slow site
             self._set(grown, now)
 
     def _set(self, limit: int, now: float) -> None:
