@@ -261,33 +261,18 @@ def run_migration(config: Any, *, show_progress: bool = True, as_json: bool = Fa
     (the notes on files written go to stderr).
     """
     from orderbridge.migration import migrate
-    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.config import connected
     from orderbridge.progress import ProgressDisplay
 
-    source = connect_endpoint(config.source, section="source")
-    target = connect_endpoint(config.target, config=config, section="target")
-    display = ProgressDisplay("dry run" if config.dry_run else "migrating") if show_progress else None
-    try:
-        report = migrate(
-            source,
-            target,
-            state=config.state,
-            dry_run=config.dry_run,
-            mode=config.mode,
-            concurrency=config.concurrency(),
-            selection=config.selection,
-            max_failures=config.max_failures,
-            progress=display.migration_callback() if display else None,
-        )
-        if display:
-            display.close()
-            display = None
+    with connected(config) as (source, target):
+        display = ProgressDisplay("dry run" if config.dry_run else "migrating") if show_progress else None
+        try:
+            progress = display.migration_callback() if display else None
+            report = migrate(source, target, **config.migrate_arguments(), progress=progress)
+        finally:
+            if display:
+                display.close()
         template = _write_references_template(config, report, target) if config.dry_run else None
-    finally:
-        if display:
-            display.close()
-        source.close()
-        target.close()
     _print_run_outcome(config, report, template, as_json=as_json)
     return report
 
@@ -363,7 +348,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _verify(config: Any) -> Any:
-    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.config import connected
     from orderbridge.migration.state import redacted_location, state_exists
     from orderbridge.migration.verify import verify
 
@@ -371,9 +356,7 @@ def _verify(config: Any) -> Any:
         raise ob.ConfigurationError(
             f"no state at {redacted_location(config.state)}: nothing was migrated with this configuration"
         )
-    source = connect_endpoint(config.source, section="source")
-    target = connect_endpoint(config.target, config=config, section="target")
-    try:
+    with connected(config) as (source, target):
         return verify(
             source,
             target,
@@ -382,29 +365,21 @@ def _verify(config: Any) -> Any:
             resolver=config.resolver(),
             selection=config.selection,
         )
-    finally:
-        source.close()
-        target.close()
 
 
 def _repair(config: Any, *, as_json: bool = False) -> int:
     """Verify, then write what is missing and remove duplicates that are provably orderbridge's."""
-    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.config import connected
     from orderbridge.migration.repair import repair
 
     findings = _verify(config)
     if not (findings.missing or findings.duplicated):
         _print_repair(findings, None, as_json=as_json)
         return EXIT_OK if findings.ok else EXIT_FAILURES
-    source = connect_endpoint(config.source, section="source")
-    target = connect_endpoint(config.target, config=config, section="target")
-    try:
+    with connected(config) as (source, target):
         report = repair(
             source, target, state=config.state, findings=findings, concurrency=config.concurrency()
         )
-    finally:
-        source.close()
-        target.close()
     _print_repair(findings, report, as_json=as_json)
     return EXIT_OK if report.ok else EXIT_FAILURES
 
@@ -423,7 +398,7 @@ def _print_repair(findings: Any, report: Any, *, as_json: bool) -> None:
 
 def cmd_state_rebuild(args: argparse.Namespace) -> int:
     """Set a damaged (or doubtful) state aside and start a new one bound to the run's endpoints."""
-    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.config import connected
     from orderbridge.migration.state import is_state_url, open_state_store, redacted_location
 
     config = _load_run_config(args)
@@ -432,18 +407,13 @@ def cmd_state_rebuild(args: argparse.Namespace) -> int:
         _set_aside_migration(str(config.state))
     else:
         _set_aside_file(Path(config.state))
-    source = connect_endpoint(config.source, section="source")
-    target = connect_endpoint(config.target, config=config, section="target")
-    try:
+    with connected(config) as (source, target):
         store: Any = open_state_store(config.state, lock=True)
         try:
             store.lock()
             store.bind(source.endpoint(), target.endpoint())
         finally:
             store.close()
-    finally:
-        source.close()
-        target.close()
     print(
         f"new state: {shown}; the next `orderbridge migrate --config {args.config}` reads the "
         "target's orders first and adopts what it already holds (nothing is written twice)"
@@ -669,7 +639,6 @@ def cmd_fleet_status(args: argparse.Namespace) -> int:
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     """Start local simulators (or named sites), print URLs, credentials and catalogs, serve until Ctrl-C."""
-    import time
 
     from orderbridge.sandbox import Faults, available_simulators, check_sites, serve, serve_sites
 
@@ -712,18 +681,24 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
                 print(f"  {kind} catalog: {url}")
         if args.site:
             _write_sandbox_config(args, servers)
-        print("serving; press Ctrl-C to stop", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopped")
+        _serve_until_interrupted()
     return 0
+
+
+def _serve_until_interrupted() -> None:
+    """Say the sandbox serves, then wait (its servers run in their own threads) until Ctrl-C."""
+    import time
+
+    print("serving; press Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped")
 
 
 def cmd_sandbox_fleet(args: argparse.Namespace) -> int:
     """Serve N simulated site pairs and write the fleet.toml that migrates each; serve until Ctrl-C."""
-    import time
 
     from orderbridge.sandbox.fleet import serve_fleet
     from orderbridge.sandbox.runconfig import export_lines
@@ -738,12 +713,7 @@ def cmd_sandbox_fleet(args: argparse.Namespace) -> int:
         print(f"fleet.toml for {len(fleet.sites)} site pair(s): {path} (no secret in it; set these first:)")
         for line in export_lines(exports):
             print(f"  {line}")
-        print("serving; press Ctrl-C to stop", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopped")
+        _serve_until_interrupted()
     return 0
 
 

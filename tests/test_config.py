@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 import orderbridge as ob
@@ -114,3 +115,36 @@ def test_cli_migrate_dry_run_then_run_then_verify(tmp_path: Path, capsys: pytest
     assert "3 order(s) compared, all equal" in capsys.readouterr().out
     assert main(["migrate", "--config", str(config), "--limit", "10"]) == 0
     assert "written 3, adopted 0, updated 0, skipped 3" in capsys.readouterr().out
+
+
+def test_connected_closes_both_ends_and_the_source_when_the_target_cannot_connect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orderbridge.migration import config as config_module
+
+    closed: list[str] = []
+
+    class End:
+        def __init__(self, side: str) -> None:
+            self.side = side
+
+        def close(self) -> None:
+            closed.append(self.side)
+
+    def connect(options: object, *, section: str, config: object = None) -> End:
+        if section == "target" and isinstance(options, dict) and options.get("fail"):
+            raise ob.ConfigurationError("[target] cannot connect")
+        return End(section)
+
+    monkeypatch.setattr(config_module, "connect_endpoint", connect)
+    run = config_module.config_from_dict(
+        {"source": {"backend": "jsonl", "path": "a.jsonl"}, "target": {"backend": "jsonl", "path": "b.jsonl"}}
+    )
+    with config_module.connected(run) as (source, target):
+        assert (source.side, target.side) == ("source", "target")
+    assert closed == ["target", "source"]
+    closed.clear()
+    failing = attrs.evolve(run, target={**run.target, "fail": True})
+    with pytest.raises(ob.ConfigurationError), config_module.connected(failing):
+        pass
+    assert closed == ["source"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from orderbridge.fleet.report import COLUMNS
-from orderbridge.migration.report_html import _CSS, _card, _code, _e, _hash, _number, _table
+from orderbridge.migration.report_html import _card, _code, _e, _number, _table, html_page
 
 __all__ = ["render_fleet_html"]
 
@@ -24,18 +24,7 @@ _BADGES = {"ok": "ok", "interrupted": "dry", "not run": "dry"}
 def render_fleet_html(data: Mapping[str, Any]) -> str:
     """The fleet report ``data`` (:meth:`FleetReport.to_dict`) as a page."""
     body = "\n".join([_header(data), _totals(data), _sites(data), _errors(data), _hosts(data)])
-    policy = (
-        f"default-src 'none'; style-src {_hash(_CSS)}; img-src data:; base-uri 'none'; form-action 'none'"
-    )
-    title = f"orderbridge fleet: {data.get('fleet', '?')}"
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(policy)}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<link rel="icon" href="data:,">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
+    return html_page(f"orderbridge fleet: {data.get('fleet', '?')}", body)
 
 
 def _badge(status: Any) -> str:

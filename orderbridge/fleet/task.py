@@ -147,28 +147,11 @@ def _migrate_waiting_for_lock(task: SiteTask, emit: _Emitter, stop: threading.Ev
 
 
 def _migrate(site: Site, emit: _Emitter, stop: threading.Event) -> Any:
-    from orderbridge.migration.config import connect_endpoint
+    from orderbridge.migration.config import connected
     from orderbridge.migration.engine import migrate
 
-    config = site.config
-    source = connect_endpoint(config.source, section="source")
-    target = connect_endpoint(config.target, config=config, section="target")
-    try:
-        return migrate(
-            source,
-            target,
-            state=config.state,
-            dry_run=config.dry_run,
-            mode=config.mode,
-            concurrency=config.concurrency(),
-            selection=config.selection,
-            max_failures=config.max_failures,
-            progress=emit.progress,
-            stop=stop,
-        )
-    finally:
-        source.close()
-        target.close()
+    with connected(site.config) as (source, target):
+        return migrate(source, target, **site.config.migrate_arguments(), progress=emit.progress, stop=stop)
 
 
 def _report_outcome(site: Site, report: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from attrs import frozen
 
 from orderbridge.backend import Backend, Capability
-from orderbridge.migration.config import RunConfig, connect_endpoint
+from orderbridge.migration.config import RunConfig, connected
 from orderbridge.migration.engine import _check_arguments, preflight
 from orderbridge.migration.state import open_state_store, redacted_location, state_exists
 
@@ -90,9 +90,7 @@ def check_run(config: RunConfig) -> CheckResult:
     cannot read or write as asked, :class:`~orderbridge.PreflightFailed` for a
     site that does not answer or refuses the credentials.
     """
-    source = connect_endpoint(config.source, section="source")
-    target = connect_endpoint(config.target, config=config, section="target")
-    try:
+    with connected(config) as (source, target):
         _check_arguments(source, target, dry_run=config.dry_run, mode=config.mode)
         preflight(source=source, target=target)
         state_orders = _check_state(config.state, source, target)
@@ -103,9 +101,6 @@ def check_run(config: RunConfig) -> CheckResult:
             state_path=config.state,
             state_orders=state_orders,
         )
-    finally:
-        source.close()
-        target.close()
 
 
 def _describe(side: str, backend: Backend) -> EndpointCheck:

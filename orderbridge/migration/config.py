@@ -48,7 +48,8 @@ the section, the key, the value and what was expected (or the nearest key).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -76,7 +77,15 @@ from orderbridge.plugins import get_backend
 from orderbridge.references import REFERENCE_KINDS, ReferenceResolver
 from orderbridge.tomltext import read_toml
 
-__all__ = ["ReferencesOptions", "RunConfig", "RunOptions", "connect_endpoint", "load_config", "parse_when"]
+__all__ = [
+    "ReferencesOptions",
+    "RunConfig",
+    "RunOptions",
+    "connect_endpoint",
+    "connected",
+    "load_config",
+    "parse_when",
+]
 
 log = logging.getLogger("orderbridge.config")
 
@@ -171,6 +180,18 @@ class RunConfig:
     def resolver(self) -> ReferenceResolver:
         """The reference resolver the target is given."""
         return ReferenceResolver(self.reference_tables, identity=self.identity)
+
+    def migrate_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`orderbridge.migrate` this configuration sets (state,
+        mode, dry run, concurrency, selection, failure limit); callers add progress and stop."""
+        return {
+            "state": self.state,
+            "dry_run": self.dry_run,
+            "mode": self.mode,
+            "concurrency": self.concurrency(),
+            "selection": self.selection,
+            "max_failures": self.max_failures,
+        }
 
 
 def load_config(path: str | Path, **overrides: Any) -> RunConfig:
@@ -353,3 +374,18 @@ def connect_endpoint(
         return cls.configure(options, where=where, from_python=False, runtime=runtime)
     except TypeError as exc:
         raise ConfigurationError(f"{where} backend {cls.name!r}: {exc}") from None
+
+
+@contextmanager
+def connected(config: RunConfig) -> Iterator[tuple[Backend, Backend]]:
+    """Both ends of ``config`` connected (the target with the mapping tables), closed afterwards;
+    a source connected before a target that fails to connect is closed too."""
+    source = connect_endpoint(config.source, section="source")
+    try:
+        target = connect_endpoint(config.target, config=config, section="target")
+        try:
+            yield source, target
+        finally:
+            target.close()
+    finally:
+        source.close()

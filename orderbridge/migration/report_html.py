@@ -168,11 +168,19 @@ def render_html(data: Mapping[str, Any]) -> str:
             _verify(data.get("verify")),
         ]
     )
+    title = f"orderbridge report: {data.get('source', '?')} -> {data.get('target', '?')}"
+    return html_page(title, body, script=_JS)
+
+
+def html_page(title: str, body: str, *, script: str | None = None) -> str:
+    """A self-contained page: the report style inline, ``script`` inline when given, and a
+    Content-Security-Policy that allows exactly those (by hash) and nothing else."""
+    scripts = f"script-src {_hash(script)}; " if script is not None else ""
     policy = (
-        f"default-src 'none'; style-src {_hash(_CSS)}; script-src {_hash(_JS)}; img-src data:; "
+        f"default-src 'none'; style-src {_hash(_CSS)}; {scripts}img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
-    title = f"orderbridge report: {data.get('source', '?')} -> {data.get('target', '?')}"
+    tail = f"<script>{script}</script>\n" if script is not None else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -180,7 +188,7 @@ def render_html(data: Mapping[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<link rel="icon" href="data:,">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"{body}\n<script>{_JS}</script>\n</body>\n</html>\n"
+        f"{body}\n{tail}</body>\n</html>\n"
     )
 
 
