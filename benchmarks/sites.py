@@ -7,7 +7,9 @@ then serves until its standard input closes.
 from __future__ import annotations
 
 import json
+import resource
 import sys
+import time
 
 from orderbridge.sandbox import Faults, SimServer, available_simulators
 
@@ -30,10 +32,15 @@ def main() -> None:
             "tables": {k: {str(a): str(b) for a, b in t.items()} for k, t in new.catalog_tables().items()},
         }
         print(json.dumps(info), flush=True)
+        started = time.perf_counter()
         sys.stdin.read()  # serve until the parent closes our stdin
-        print(
-            json.dumps({"new_requests": new.requests_log.total, "new_orders": new.order_count()}), flush=True
-        )
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        seen = {
+            "new_requests": new.requests_log.total,
+            "new_orders": new.order_count(),
+            "cpu_share": (usage.ru_utime + usage.ru_stime) / (time.perf_counter() - started),
+        }
+        print(json.dumps(seen), flush=True)
 
 
 if __name__ == "__main__":

@@ -489,9 +489,7 @@ class Transport:
         if size <= self._pool_size or not self._owns_session:
             return
         self._pool_size = size
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        _mount(self.session, size)
 
     def redact(self, text: str, request: requests.PreparedRequest | None = None) -> str:
         """Mask every secret of the auth object (and of ``request``'s credential headers) in ``text``."""
@@ -800,11 +798,50 @@ def _verbatim_prefix(base_url: str) -> str:
 
 def _new_session() -> requests.Session:
     session = requests.Session()
+    _mount(session, DEFAULT_POOL_SIZE)
+    return session
+
+
+def _mount(session: requests.Session, pool_size: int) -> None:
     # Retries are ours; a larger pool serves many worker threads on one host.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=DEFAULT_POOL_SIZE, max_retries=0)
+    adapter = _SiteAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return session
+
+
+class _SiteAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that works out a site's connection-pool key once, not per request.
+
+    ``HTTPAdapter`` parses the URL again and, when ``verify`` is a CA bundle
+    path, asks the file system whether it is a directory on every request: a
+    system call, so one more wait for the GIL per request at many worker
+    threads. A transport talks to one site with one ``verify`` and ``cert``,
+    so the answer is kept per (scheme and host, verify, cert); requests
+    documents this method as the one to override when subclassing.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool_keys: dict[tuple[str, Any, Any], Any] = {}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:  # (host parameters, pool keyword arguments): two dicts, typed apart by types-requests
+        """The pool key of ``request``'s site, worked out on the first request to it."""
+        url = request.url or ""
+        end = url.find("/", url.find("//") + 2)
+        key = (url if end < 0 else url[:end], verify, cert)
+        known = self._pool_keys.get(key)
+        if known is None:
+            known = super().build_connection_pool_key_attributes(request, verify, cert)
+            if len(self._pool_keys) < _POOL_KEYS_KEPT:
+                self._pool_keys[key] = known
+        host_params, pool_kwargs = known
+        return dict(host_params), dict(pool_kwargs)
+
+
+_POOL_KEYS_KEPT: Final = 16
+"""Sites (scheme and host) an adapter remembers the pool key of: a transport talks to one."""
 
 
 def _settle_environment(session: requests.Session, base_url: str) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from decimal import Decimal
 from http.client import RemoteDisconnected
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -494,3 +498,45 @@ def test_a_requests_own_header_wins_over_the_default_whatever_its_case(
     assert sent["Accept"] == "text/plain" and sent["X-Extra"] == "1"
     assert [name for name in sent if name.lower() == "accept"] == ["accept"]
     assert sent["User-Agent"].startswith("orderbridge/")
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_a_sites_pool_key_is_worked_out_once_not_per_request(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # requests asks the file system whether a CA bundle path is a directory on every request
+    # (a system call: one more wait for the GIL per request at many workers); once per site here.
+    bundle = tmp_path / "company-ca.pem"
+    bundle.write_text("")
+    asked: list[str] = []
+    isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda path: asked.append(str(path)) or isdir(path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Transport(f"http://127.0.0.1:{server.server_port}", verify=str(bundle)) as t:
+            for _ in range(5):
+                assert t.get("/ping") == {}
+            adapter = t.session.get_adapter(t.base_url)
+            request = requests.Request("GET", t.base_url + "/other").prepare()
+            host, pool = adapter.build_connection_pool_key_attributes(request, str(bundle))
+            unverified = adapter.build_connection_pool_key_attributes(request, False)[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked.count(str(bundle)) == 1
+    assert host == {"scheme": "http", "host": "127.0.0.1", "port": server.server_port}
+    assert pool["ca_certs"] == str(bundle) and pool["cert_reqs"] == "CERT_REQUIRED"
+    assert unverified["cert_reqs"] == "CERT_NONE" and "ca_certs" not in unverified  # another verify: its own

@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +51,7 @@ from orderbridge.migration.state import (
     open_state_store,
 )
 from orderbridge.migration.timeline import Timeline
+from orderbridge.migration.workers import OrderWorkers
 from orderbridge.model import Order
 from orderbridge.references import NO_ID_SPACE, id_space_of
 from orderbridge.transport import Transport
@@ -389,51 +389,54 @@ def _drive(
     progress: Progress | None,
 ) -> None:
     done = 0
-    in_flight: set[Future[None]] = set()
     report = run.report
 
-    def settle(futures: set[Future[None]]) -> None:
+    def settle(notices: Iterator[BaseException | None]) -> None:
         nonlocal done
-        for future in futures:
-            future.result()  # handle() never raises; this surfaces engine bugs
+        for notice in notices:
+            if notice is not None:
+                raise notice  # handle() never raises; this surfaces engine bugs
             done += 1
             if progress is not None:
                 progress(done, total, report)
 
-    with _pool(limit) as pool:
+    def take(order: Order) -> None:
+        with run.lock:
+            report.count_read()
+        _timed(run, limit, order)
+
+    position = 0  # records taken from the source, for naming those with no readable id
+    with OrderWorkers(take, limit, stop=run.stop) as workers:
         try:
             for record in _guarded(run, selected_records(run.source, selection)):
                 if run.stop.is_set():
                     break
-                with run.lock:
-                    report.count_read()
+                position += 1
                 if isinstance(record, InvalidOrder):
                     # A record with no readable id is keyed by its place in the read, so that
                     # two bad lines are two failures (and two state rows), not one "?".
+                    with run.lock:
+                        report.count_read()
                     unnamed = record.order in (None, "?")
-                    run.fail(f"?#{report.read}" if unnamed else str(record.order), record)
+                    run.fail(f"?#{position}" if unnamed else str(record.order), record)
                     done += 1
                     if progress is not None:
                         progress(done, total, report)
                     continue
-                while len(in_flight) >= limit.limit:
-                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    settle(finished)
-                in_flight.add(pool.submit(_timed, run, limit, record))
-            finished, in_flight = wait(in_flight)
-            settle(finished)
+                workers.put(record)
+                settle(workers.finished())
+            workers.close()
+            settle(workers.finished())
+            if report.stopped_reason is not None:
+                run.stop.set()  # no final passes after a source that could not be read to its end
         except KeyboardInterrupt:
             run.stop.set()
             report.interrupted = True
-            log.warning("interrupted: finishing the %d order(s) in flight", len(in_flight))
-            finished, in_flight = wait(in_flight)
-            settle(finished)
+            log.warning("interrupted: finishing the %d order(s) in flight", workers.busy)
+            workers.close()
+            settle(workers.finished())
     if run.stop.is_set() and report.stopped_reason is None:
         report.interrupted = True
-
-
-def _pool(limit: AdaptiveLimit) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=limit.policy.ceiling, thread_name_prefix="orderbridge-worker")
 
 
 def _timed(run: OrderMigrator, limit: AdaptiveLimit, order: Order) -> None:
@@ -486,10 +489,11 @@ def _guarded(run: OrderMigrator, records: Iterator[Order | InvalidOrder]) -> Ite
     except ConfigurationError:
         raise  # a mistake in the configuration (a path, a filter), not a source fault
     except OrderbridgeError as exc:
+        # Not run.stop: the orders already read (queued for a worker) are still written; the
+        # run stops once they are (see _drive).
         log.error("the source could not be read any further: %s", exc)
         with run.lock:
             run.report.stopped_reason = f"the source could not be read any further ({exc})"
-        run.stop.set()
     finally:
         _note_paging(run)
 
@@ -505,16 +509,13 @@ def _note_paging(run: OrderMigrator) -> None:
 
 def _handle_all(run: OrderMigrator, orders: list[Order], limit: AdaptiveLimit) -> None:
     """Handle ``orders``, at most the current limit at once."""
-    in_flight: set[Future[None]] = set()
-    with _pool(limit) as pool:
+    with OrderWorkers(lambda order: _timed(run, limit, order), limit, stop=run.stop) as workers:
         for order in orders:
-            while len(in_flight) >= limit.limit:
-                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    future.result()
-            in_flight.add(pool.submit(_timed, run, limit, order))
-        for future in wait(in_flight).done:
-            future.result()
+            workers.put(order)
+        workers.close()
+        for notice in workers.finished():
+            if notice is not None:
+                raise notice
 
 
 def _final_passes(
