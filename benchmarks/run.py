@@ -500,8 +500,9 @@ TARGET_ROUNDS = 5
 
 def _side_by_side(
     recording: anchor.Recording, n: int, latency: float, w: int, rounds: int
-) -> tuple[float, float]:
-    """Median orders/s of orderbridge and of the plain script over ``rounds`` interleaved rounds.
+) -> tuple[float, float, float]:
+    """Median orders/s of orderbridge and of the plain script over ``rounds`` interleaved rounds,
+    and the median of the rounds' ratios (the verdict: each round's two sides ran back to back).
 
     The sides alternate which goes first, so a slow spell of the (shared, virtual) machine
     falls on both; each round's ratio is printed, so the spread is seen, not hidden.
@@ -515,10 +516,11 @@ def _side_by_side(
         else:
             plain.append(_anchor_rate(recording, n, latency, w))
             mine.append(_orderbridge_rate(n, latency, w)[0])
+    ratios = [m / p for m, p in zip(mine, plain, strict=True)]
     if rounds > 1:
-        ratios = ", ".join(f"{m / p:.3f}" for m, p in zip(mine, plain, strict=True))
-        print(f"    {rounds} interleaved rounds, orderbridge / plain: {ratios}", flush=True)
-    return statistics.median(mine), statistics.median(plain)
+        shown = ", ".join(f"{r:.3f}" for r in ratios)
+        print(f"    {rounds} interleaved rounds, orderbridge / plain: {shown}", flush=True)
+    return statistics.median(mine), statistics.median(plain), statistics.median(ratios)
 
 
 def bench_concurrency(latencies: list[float], workers: list[int], smoke: bool) -> None:
@@ -532,15 +534,15 @@ def bench_concurrency(latencies: list[float], workers: list[int], smoke: bool) -
             limit = w / (rpo * latency)
             target = w == 16 and latency == 0.020
             rounds = TARGET_ROUNDS if target and not smoke else 1
-            mine, plain = _side_by_side(recording, n, latency, w, rounds)
+            mine, plain, ratio = _side_by_side(recording, n, latency, w, rounds)
             best = max(best, (mine, w))
             median = f"median of {rounds} rounds: " if rounds > 1 else ""
             row(
                 f"migrate {n} orders, {latency * 1000:.0f} ms latency, {w} worker(s)",
-                f"{median}{mine:.1f} orders/s = {mine / limit:.2f} of the limit ({mine / plain:.3f}x plain)",
+                f"{median}{mine:.1f} orders/s = {mine / limit:.2f} of the limit ({ratio:.3f}x plain)",
                 f"plain requests {plain:.1f} ({plain / limit:.2f}); limit {limit:.1f} ({rpo:.2f} req/order)",
                 ">= 1.0x plain, >= 0.7 of the limit" if target else "(informative)",
-                (mine >= plain and mine >= 0.7 * limit) if target else None,
+                (ratio >= 1.0 and mine >= 0.7 * limit) if target else None,
             )
             # What bounds many workers on two cores: the client's CPU (one GIL) per request.
             row(
