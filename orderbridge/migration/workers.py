@@ -9,10 +9,11 @@ that left each of them idle 2% of the time, and ``wait`` itself cost the
 reading thread a lock per order in flight, per order.
 
 A worker holds one of :attr:`AdaptiveLimit.limit
-<orderbridge.migration.concurrency.AdaptiveLimit.limit>` slots while it
-handles an order, so at most that many are in flight whatever the number of
-threads; when the limit comes down, the extra workers wait for a slot with
-their order, which is then one of the few queued.
+<orderbridge.migration.concurrency.AdaptiveLimit.limit>` slots from one order
+to the next, so at most that many are in flight whatever the number of
+threads, and a worker going on to its next order asks nobody; when the limit
+comes down, the extra workers give their slots up after their order and wait,
+before taking another.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class OrderWorkers:
         self._ready: queue.Queue[Any] = queue.Queue(maxsize=max(2, limit.policy.ceiling // 4))
         self._finished: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self._slots = threading.Condition()
-        self._busy = 0
+        self._busy = 0  # slots held (a thread holds one from item to item)
+        self._waiting = 0  # threads waiting for a slot
         self._threads: list[threading.Thread] = []
         self._closes_sent = 0
         self.dropped = 0
@@ -68,7 +70,7 @@ class OrderWorkers:
 
     @property
     def busy(self) -> int:
-        """Items being handled now."""
+        """Threads holding a slot (handling an item, or about to take the next)."""
         return self._busy
 
     def __enter__(self) -> OrderWorkers:
@@ -115,34 +117,56 @@ class OrderWorkers:
             thread.start()
 
     def _work(self) -> None:
-        while True:
-            item = self._ready.get()
-            if item is _CLOSE:
-                return
-            notice: BaseException | None = None
-            self._take_slot()
-            try:
-                if self._stop.is_set():
-                    with self._slots:
-                        self.dropped += 1
-                else:
-                    self._handle(item)
-            except BaseException as exc:  # reported to the reading thread, which raises it
-                notice = exc
-            finally:
-                self._free_slot()
-            self._finished.put(notice)
+        # A thread holds its slot from one item to the next, so a finished worker goes straight
+        # on; it gives the slot up only when the limit came down below the slots held.
+        self._take_slot()
+        try:
+            while True:
+                item = self._ready.get()
+                if item is _CLOSE:
+                    return
+                notice: BaseException | None = None
+                try:
+                    if self._stop.is_set():
+                        with self._slots:
+                            self.dropped += 1
+                    else:
+                        self._handle(item)
+                except BaseException as exc:  # reported to the reading thread, which raises it
+                    notice = exc
+                self._finished.put(notice)
+                self._fit_to_limit()
+        finally:
+            self._free_slot()
 
     def _take_slot(self) -> None:
         with self._slots:
+            self._waiting += 1
             while self._busy >= self._limit.limit:
                 self._slots.wait()
+            self._waiting -= 1
             self._busy += 1
 
     def _free_slot(self) -> None:
         with self._slots:
             self._busy -= 1
-            room = self._limit.limit - self._busy
-            if room > 0:
-                # The limit may have grown since a thread began to wait: wake as many as fit.
-                self._slots.notify(room)
+            self._slots.notify()
+
+    def _fit_to_limit(self) -> None:
+        """Give the slot up when more are held than the limit allows now; wake waiting threads
+        when it allows more (unlocked reads first: the common case, nothing to do, takes no lock)."""
+        limit = self._limit.limit
+        if self._busy > limit:
+            with self._slots:
+                if self._busy > self._limit.limit:
+                    self._busy -= 1
+                    self._waiting += 1
+                    while self._busy >= self._limit.limit:
+                        self._slots.wait()
+                    self._waiting -= 1
+                    self._busy += 1
+        elif self._waiting and self._busy < limit:
+            with self._slots:
+                room = self._limit.limit - self._busy
+                if room > 0:
+                    self._slots.notify(room)
