@@ -107,7 +107,7 @@ class OrderWorkers:
 
     def _start_threads(self) -> None:
         # One thread per slot the limit allows now (never more than its ceiling); a thread
-        # started when the limit was higher stays, waiting for a slot when it has an item.
+        # started when the limit was higher stays, waiting for a slot before it takes an item.
         wanted = min(self._limit.limit, self._limit.policy.ceiling)
         while len(self._threads) < wanted:
             thread = threading.Thread(
@@ -141,11 +141,15 @@ class OrderWorkers:
 
     def _take_slot(self) -> None:
         with self._slots:
-            self._waiting += 1
-            while self._busy >= self._limit.limit:
-                self._slots.wait()
-            self._waiting -= 1
-            self._busy += 1
+            self._wait_for_slot()
+
+    def _wait_for_slot(self) -> None:
+        """Wait until the limit leaves room, then hold a slot (the caller holds ``_slots``)."""
+        self._waiting += 1
+        while self._busy >= self._limit.limit:
+            self._slots.wait()
+        self._waiting -= 1
+        self._busy += 1
 
     def _free_slot(self) -> None:
         with self._slots:
@@ -160,11 +164,7 @@ class OrderWorkers:
             with self._slots:
                 if self._busy > self._limit.limit:
                     self._busy -= 1
-                    self._waiting += 1
-                    while self._busy >= self._limit.limit:
-                        self._slots.wait()
-                    self._waiting -= 1
-                    self._busy += 1
+                    self._wait_for_slot()
         elif self._waiting and self._busy < limit:
             with self._slots:
                 room = self._limit.limit - self._busy
