@@ -2,10 +2,11 @@
 
 :class:`Recorder` watches a migration run (untimed) and keeps, per target
 order, every request orderbridge sent to write it (method, path, query, body),
-plus the source's list requests. :func:`replay` then sends exactly those
-requests to fresh sites with a ``requests.Session`` and a thread pool, as a
-hand-written migration script would: the same bytes, no translation, no
-state, no retries. What orderbridge adds on top of the wire is the gap
+plus the source's list requests and the target's reads before the first write
+(the preflight's catalog lists, the ledger's pages). :func:`replay` then sends
+exactly those requests to fresh sites with a ``requests.Session`` and a thread
+pool, as a hand-written migration script would: the same bytes, no
+translation, no state, no retries. What orderbridge adds on top of the wire is the gap
 between the two, measured in the same run.
 """
 
@@ -41,14 +42,16 @@ class Step:
 
 @dataclass
 class Recording:
-    """What one migration sent: the source's reads, and each target order's writes in order."""
+    """What one migration sent: the source's reads, the target's reads before its writes (catalog
+    lists, ledger pages), and each target order's writes in order."""
 
     source_reads: list[Step] = field(default_factory=list)
+    target_reads: list[Step] = field(default_factory=list)
     orders: dict[str, list[Step]] = field(default_factory=dict)
 
     @property
     def requests_per_order(self) -> float:
-        """Target requests per order (writes only: no token, no ledger read)."""
+        """Target requests per order (writes only: no token, no catalog list, no ledger read)."""
         return sum(len(s) for s in self.orders.values()) / max(1, len(self.orders))
 
 
@@ -86,11 +89,13 @@ class Recorder:
                 self.recording.source_reads.append(self._step(method, url, body))
 
     def _target_request(self, method: str, url: str, body: Any, response: Any) -> None:
+        if TOKEN_PATH in url:
+            return  # the script asks for its own token
         step = self._step(method, url, body)
-        if TOKEN_PATH in url or (method == "GET" and step.path == ORDERS_PATH):
-            return  # the token and the ledger read: the script does its own token, and needs no ledger
         with self._lock:
-            if method == "POST" and step.path == ORDERS_PATH:
+            if method == "GET" and not self.recording.orders:
+                self.recording.target_reads.append(step)  # a catalog list or a ledger page
+            elif method == "POST" and step.path == ORDERS_PATH:
                 self.recording.orders[str(response.json()["Id"])] = [step]
             elif (m := _ORDER_IN_PATH.search(step.path)) is not None and m.group(1) in self.recording.orders:
                 self.recording.orders[m.group(1)].append(step)
@@ -151,6 +156,10 @@ def replay(recording: Recording, sites: dict[str, Any], workers: int) -> float:
         workers,
         _token(plain, new["url"], {"client_id": new["client_id"], "client_secret": new["client_secret"]}),
     )
+    for read in recording.target_reads:  # what the script reads before it writes, one after another
+        answer = target.request(read.method, new["url"] + read.path, params=read.params, timeout=30)
+        answer.raise_for_status()
+        json.loads(answer.content)
     orders = list(recording.orders.items())
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # Read a page, hand its orders to the writers: reads and writes overlap as in a migration.
